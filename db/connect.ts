@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PostgresDialect } from 'kysely'
+import { PGliteDialect } from 'kysely-pglite-dialect'
+import pg from 'pg'
+import type { Database } from './database.js'
+
+export type Engine = 'postgres' | 'embedded'
+
+export interface DatabaseHandle {
+  db: Kysely<Database>
+  engine: Engine
+  /** Called with every error an idle pooled client reports (the pool replaces the client). */
+  onPoolError?: (err: Error) => void
+}
+
+export interface ConnectOptions {
+  /** A PostgreSQL connection string; when absent, the embedded engine is used. */
+  databaseUrl?: string | undefined
+  /** Where the embedded engine keeps its files (`memory://` keeps nothing). */
+  dataDir: string
+  /** Called with errors from idle pooled clients (a restarted server, a dropped connection). */
+  onPoolError?: (err: Error) => void
+  /** A prepared PGlite to use instead of opening one (tests clone a migrated template). */
+  pglite?: PGlite
+  poolSize?: number
+}
+
+/** How long a request waits for a pooled connection before the API answers 503. */
+export const CONNECT_TIMEOUT_MS = 2000
+/** No statement may hold a pooled connection longer than this. */
+export const STATEMENT_TIMEOUT_MS = 10_000
+
+export function poolConfig (databaseUrl: string, poolSize = 10): pg.PoolConfig {
+  const url = new URL(databaseUrl)
+  const sslmode = url.searchParams.get('sslmode')
+  url.searchParams.delete('sslmode')
+  // node-postgres reads sslmode from the string, but treats `require` as verify-full; map libpq's meaning.
+  const ssl = sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer'
+    ? undefined
+    : sslmode === 'verify-ca' || sslmode === 'verify-full' ? { rejectUnauthorized: true } : { rejectUnauthorized: false }
+  return {
+    connectionString: url.toString(),
+    ssl,
+    max: poolSize,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS + 1000,
+    application_name: 'chat-app'
+  }
+}
+
+/** Opens Kysely on a pg pool, or on the embedded PGlite engine when no server is configured. */
+export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl !== undefined) {
+    const pool = new pg.Pool(poolConfig(options.databaseUrl, options.poolSize))
+    // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
+    pool.on('error', err => options.onPoolError?.(err))
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
+  }
+  let pglite = options.pglite
+  if (pglite === undefined) {
+    if (options.dataDir !== 'memory://') mkdirSync(options.dataDir, { recursive: true })
+    pglite = await PGlite.create(options.dataDir === 'memory://' ? undefined : options.dataDir)
+  }
+  return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), engine: 'embedded' }
+}

@@ -1,0 +1,60 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+/** The tables, as Kysely sees them. Timestamps are `timestamptz` and come back as Date. */
+export interface Database {
+  users: UsersTable
+  rooms: RoomsTable
+  room_members: RoomMembersTable
+  messages: MessagesTable
+  login_failures: LoginFailuresTable
+}
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>
+
+export interface UsersTable {
+  id: Generated<number>
+  email: string
+  username: string
+  password_hash: string
+  role: ColumnType<string, string | undefined, string>
+  created_at: CreatedAt
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export interface RoomsTable {
+  id: Generated<number>
+  name: string
+  description: string | null
+  created_by: number | null
+  created_at: CreatedAt
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export interface RoomMembersTable {
+  id: Generated<number>
+  room_id: number
+  user_id: number
+  joined_at: CreatedAt
+}
+
+export interface MessagesTable {
+  id: Generated<number>
+  room_id: number
+  user_id: number | null
+  content: string
+  created_at: CreatedAt
+}
+
+export interface LoginFailuresTable {
+  id: Generated<number>
+  /** lower-cased email the attempt named, whether or not such a user exists */
+  account: string
+  /** client address */
+  address: string
+  created_at: CreatedAt
+}
+
+export type UserRow = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type RoomRow = Selectable<RoomsTable>
+export type MessageRow = Selectable<MessagesTable>

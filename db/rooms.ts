@@ -1,0 +1,60 @@
+import { sql } from 'kysely'
+import type { RoomRow } from './database.js'
+import type { Db } from './users.js'
+
+export type RoomRecord = Pick<RoomRow, 'id' | 'name' | 'description' | 'created_by' | 'created_at'>
+export type RoomWithCount = RoomRecord & { member_count: number }
+
+/** Creates a room and makes its creator the first member, in one transaction. */
+export async function insertRoomWithCreator (db: Db, room: { name: string, description: string | null, created_by: number }): Promise<RoomRecord> {
+  return await db.transaction().execute(async trx => {
+    const created = await trx.insertInto('rooms').values(room)
+      .returning(['id', 'name', 'description', 'created_by', 'created_at'])
+      .executeTakeFirstOrThrow()
+    await trx.insertInto('room_members').values({ room_id: created.id, user_id: room.created_by }).execute()
+    return created
+  })
+}
+
+export async function listRooms (db: Db, page: { limit: number, offset: number }): Promise<RoomWithCount[]> {
+  // One grouped count per page of rooms, not a subquery per row.
+  const counts = db.selectFrom('room_members')
+    .select(['room_id', eb => eb.fn.countAll<string>().as('member_count')])
+    .groupBy('room_id')
+    .as('counts')
+  const rows = await db.selectFrom('rooms')
+    .leftJoin(counts, 'counts.room_id', 'rooms.id')
+    .select(['rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at',
+      sql<string>`coalesce(counts.member_count, 0)`.as('member_count')])
+    .orderBy('rooms.id').limit(page.limit).offset(page.offset)
+    .execute()
+  return rows.map(row => ({ ...row, member_count: Number(row.member_count) }))
+}
+
+export async function roomExists (db: Db, roomId: number): Promise<boolean> {
+  const row = await db.selectFrom('rooms').select('id').where('id', '=', roomId).executeTakeFirst()
+  return row !== undefined
+}
+
+/** What a user may do in a room: whether it exists and whether the user is a member, in one query. */
+export async function roomAccess (db: Db, roomId: number, userId: number): Promise<{ exists: boolean, member: boolean }> {
+  const row = await db.selectFrom('rooms')
+    .leftJoin('room_members', join => join.onRef('room_members.room_id', '=', 'rooms.id').on('room_members.user_id', '=', userId))
+    .select(['rooms.id', 'room_members.user_id'])
+    .where('rooms.id', '=', roomId)
+    .executeTakeFirst()
+  return { exists: row !== undefined, member: row?.user_id != null }
+}
+
+/** Adds a member; joining twice changes nothing. Returns whether a row was added. */
+export async function addMember (db: Db, roomId: number, userId: number): Promise<boolean> {
+  const result = await db.insertInto('room_members').values({ room_id: roomId, user_id: userId })
+    .onConflict(oc => oc.columns(['room_id', 'user_id']).doNothing())
+    .executeTakeFirst()
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
+}
+
+export async function roomIdsOfUser (db: Db, userId: number): Promise<number[]> {
+  const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute()
+  return rows.map(r => r.room_id)
+}

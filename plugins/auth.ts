@@ -1,0 +1,69 @@
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../src/config.js'
+import { unauthorized } from '../src/errors.js'
+
+export interface AuthUser { id: number, role: string }
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string, role: string }
+    user: AuthUser
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook: 401 unless the request carries a valid token; sets `request.user`. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    signToken: (user: { id: number, role: string }) => string
+  }
+}
+
+const INVALID = 'Missing or invalid authentication token'
+
+/** Where a token may come from: `Authorization: Bearer` always; `?token=` and the subprotocol only on the WebSocket upgrade. */
+function extractToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header)
+    return match?.[1]
+  }
+  if (request.routeOptions.config.websocketToken !== true) return undefined
+  const query = request.query as Record<string, unknown> | undefined
+  if (typeof query?.token === 'string') return query.token
+  const protocols = request.headers['sec-websocket-protocol']?.split(',').map(p => p.trim()) ?? []
+  // A browser can't set headers on a WebSocket: it may offer `bearer, <token>` as subprotocols.
+  const i = protocols.findIndex(p => p.toLowerCase() === 'bearer')
+  return i >= 0 ? protocols[i + 1] : undefined
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Accept the token from `?token=` or the subprotocol (WebSocket upgrades only). */
+    websocketToken?: boolean
+  }
+}
+
+export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) {
+  const { secret, expiresIn, issuer, audience } = opts.jwt
+  await app.register(fastifyJwt, {
+    secret,
+    sign: { algorithm: 'HS256', iss: issuer, aud: audience, expiresIn },
+    // HS256 only: a token signed with `none` or any other algorithm is refused.
+    verify: { algorithms: ['HS256'], allowedIss: issuer, allowedAud: audience, requiredClaims: ['sub', 'exp', 'iss', 'aud'], extractToken },
+    formatUser: payload => ({ id: Number(payload.sub), role: payload.role })
+  })
+
+  app.decorate('signToken', (user: { id: number, role: string }) => app.jwt.sign({ sub: String(user.id), role: user.role }))
+
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    try {
+      await request.jwtVerify()
+    } catch {
+      throw unauthorized(INVALID)
+    }
+    if (!Number.isSafeInteger(request.user.id) || request.user.id < 1) throw unauthorized(INVALID)
+  })
+}, { name: 'auth' })

@@ -1,0 +1,66 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { roomHistory } from '../../src/domain/messages.js'
+import { createRoom, joinRoom, listRooms } from '../../src/domain/rooms.js'
+import { authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
+import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
+import { CreateRoomBody, JoinResponse, Room, RoomList } from '../../src/schemas/rooms.js'
+
+const rooms: FastifyPluginAsyncTypebox = async function (app) {
+  app.addHook('onRequest', app.authenticate)
+
+  app.post('', {
+    schema: {
+      operationId: 'createRoom',
+      tags: ['rooms'],
+      summary: 'Create a room; its creator is its first member',
+      security: bearer,
+      body: Type.Ref(CreateRoomBody),
+      response: { 201: Type.Ref(Room, { description: 'Created' }), ...errors(...bodyErrors, ...authErrors) }
+    }
+  }, async (request, reply) => {
+    const room = await createRoom(app, request.user.id, request.body)
+    return await reply.code(201).send(room)
+  })
+
+  app.get('', {
+    schema: {
+      operationId: 'listRooms',
+      tags: ['rooms'],
+      summary: 'List rooms with their member counts',
+      security: bearer,
+      querystring: Pagination,
+      response: { 200: Type.Ref(RoomList, { description: 'Rooms by id' }), ...errors(400, ...authErrors) }
+    }
+  }, async (request) => await listRooms(app, request.query))
+
+  app.post('/:id/join', {
+    schema: {
+      operationId: 'joinRoom',
+      tags: ['rooms'],
+      summary: 'Join a room (joining twice is harmless)',
+      security: bearer,
+      params: IdParams,
+      response: { 200: Type.Ref(JoinResponse, { description: 'Joined (or already a member)' }), ...errors(400, 404, ...authErrors) }
+    }
+  }, async (request) => {
+    await joinRoom(app, request.user.id, request.params.id)
+    return { message: 'Successfully joined room', room_id: request.params.id }
+  })
+
+  app.get('/:id/messages', {
+    schema: {
+      operationId: 'listRoomMessages',
+      tags: ['messages'],
+      summary: 'A page of the room\'s history, oldest first',
+      description: '`offset` counts back from the newest message, so `limit=1&offset=0` is the newest. ' +
+        '`before`/`after` (message ids) page from a cursor instead; `after` pages forward from that id. Members only.',
+      security: bearer,
+      params: IdParams,
+      querystring: HistoryQuery,
+      response: { 200: Type.Ref(MessageList, { description: 'Messages, oldest first' }), ...errors(400, 403, 404, ...authErrors) }
+    }
+  }, async (request) => await roomHistory(app, request.user.id, request.params.id, request.query))
+}
+
+export default rooms

@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+/**
+ * The whole configuration, read once from the environment (and `.env`), validated, typed.
+ * No other module reads process.env.
+ */
+export interface Config {
+  host: string
+  port: number
+  environment: 'development' | 'production'
+  logLevel: string
+  /** A PostgreSQL connection string, or undefined for the embedded engine. */
+  databaseUrl: string | undefined
+  /** Where the embedded engine keeps its files; `memory://` keeps nothing. */
+  dataDir: string
+  jwt: { secret: string, expiresIn: string, issuer: string, audience: string }
+  bcryptCost: number
+  corsOrigins: string[] | true | false
+  redisUrl: string | undefined
+  rateLimit: {
+    enabled: boolean
+    /** registrations per hour per client address */
+    register: number
+    /** login attempts per minute per client address */
+    login: number
+    /** message sends per 10 seconds per user, REST and WebSocket together */
+    messages: number
+    /** every other request, per minute per user (or address when anonymous) */
+    global: number
+  }
+  /** Warnings to log once the logger exists (e.g. a generated development secret). */
+  warnings: string[]
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Env = Record<string, string | undefined>
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/
+
+function str (env: Env, name: string): string | undefined {
+  const value = env[name]?.trim()
+  return value === '' ? undefined : value
+}
+
+function int (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name)
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`)
+  }
+  return Number(raw)
+}
+
+function bool (env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true
+  if (['false', '0', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`)
+}
+
+function databaseUrlFrom (env: Env): string | undefined {
+  const url = str(env, 'DATABASE_URL')
+  if (url !== undefined) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new ConfigError('DATABASE_URL must be a URL such as postgres://user:pass@host:5432/db')
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+      throw new ConfigError(`DATABASE_URL must start with postgres:// (got "${parsed.protocol}//")`)
+    }
+    return url
+  }
+  const host = str(env, 'DB_HOST')
+  if (host === undefined) return undefined
+  const port = int(env, 'DB_PORT', 5432, 1, 65535)
+  const name = str(env, 'DB_NAME') ?? 'chat_app'
+  const user = str(env, 'DB_USER') ?? 'postgres'
+  const password = env.DB_PASSWORD ?? ''
+  const sslmode = str(env, 'DB_SSLMODE') ?? 'disable'
+  const modes = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']
+  if (!modes.includes(sslmode)) {
+    throw new ConfigError(`DB_SSLMODE must be one of ${modes.join(', ')} (got "${sslmode}")`)
+  }
+  const auth = password === '' ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
+  return `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}?sslmode=${sslmode}`
+}
+
+function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: string, warnings: string[]): string {
+  const secret = env.JWT_SECRET
+  if (secret !== undefined && secret !== '') {
+    if (secret.length < 32) {
+      if (environment === 'production') throw new ConfigError('JWT_SECRET must be at least 32 characters in production')
+      warnings.push('JWT_SECRET is shorter than 32 characters; production would refuse it')
+    }
+    return secret
+  }
+  if (environment === 'production') throw new ConfigError('JWT_SECRET must be set (at least 32 characters) in production')
+  // Development: one random secret, generated once and kept beside the data so tokens survive restarts.
+  if (dataDir === 'memory://') return randomBytes(32).toString('hex')
+  const file = join(dataDir, 'jwt-secret')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dataDir, { recursive: true })
+  const generated = randomBytes(32).toString('hex')
+  writeFileSync(file, generated + '\n', { mode: 0o600 })
+  warnings.push(`JWT_SECRET is not set: generated a development secret in ${file}`)
+  return generated
+}
+
+/** Reads and validates the configuration; throws ConfigError with one line naming the variable. */
+export function loadConfig (env: Env = process.env): Config {
+  const warnings: string[] = []
+  const environmentRaw = (str(env, 'ENVIRONMENT') ?? str(env, 'NODE_ENV') ?? 'development').toLowerCase()
+  const environment = environmentRaw === 'production' ? 'production' : environmentRaw === 'development' || environmentRaw === 'test' ? 'development' : undefined
+  if (environment === undefined) throw new ConfigError(`ENVIRONMENT must be development or production (got "${environmentRaw}")`)
+
+  const port = str(env, 'PORT') !== undefined ? int(env, 'PORT', 8080, 0, 65535) : int(env, 'APP_PORT', 8080, 0, 65535)
+  const dataDirRaw = str(env, 'DATA_DIR') ?? './data'
+  const dataDir = dataDirRaw === 'memory://' ? dataDirRaw : resolve(dataDirRaw)
+
+  const expiresIn = str(env, 'JWT_EXPIRES_IN') ?? '24h'
+  if (!DURATION.test(expiresIn)) throw new ConfigError(`JWT_EXPIRES_IN must be a duration such as 24h or 15m (got "${expiresIn}")`)
+
+  const logLevel = str(env, 'LOG_LEVEL') ?? 'info'
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+  if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')} (got "${logLevel}")`)
+
+  const originsRaw = str(env, 'CORS_ORIGINS')
+  const corsOrigins = originsRaw === undefined
+    ? environment === 'development'
+    : originsRaw === '*' ? true : originsRaw.split(',').map(o => o.trim()).filter(Boolean)
+
+  const redisUrl = str(env, 'REDIS_URL')
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://')
+
+  const rateLimitEnabled = bool(env, 'RATE_LIMIT_ENABLED', true)
+  if (!rateLimitEnabled) warnings.push('RATE_LIMIT_ENABLED=false: rate limits and login lockout are off')
+
+  return {
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    port,
+    environment,
+    logLevel,
+    databaseUrl: databaseUrlFrom(env),
+    dataDir,
+    jwt: {
+      secret: jwtSecretFrom(env, environment, dataDir, warnings),
+      expiresIn,
+      issuer: str(env, 'JWT_ISSUER') ?? 'chat-app',
+      audience: str(env, 'JWT_AUDIENCE') ?? 'chat-app'
+    },
+    bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
+    corsOrigins,
+    redisUrl,
+    rateLimit: {
+      enabled: rateLimitEnabled,
+      register: int(env, 'RATE_LIMIT_REGISTER', 20, 1, 1_000_000),
+      login: int(env, 'RATE_LIMIT_LOGIN', 30, 1, 1_000_000),
+      messages: int(env, 'RATE_LIMIT_MESSAGES', 30, 1, 1_000_000),
+      global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000)
+    },
+    warnings
+  }
+}

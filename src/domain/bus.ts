@@ -1,0 +1,30 @@
+import { EventEmitter } from 'node:events'
+import type { MessageView } from '../schemas/messages.js'
+
+/** What happened in a room, after it was committed. */
+export interface RoomEvent {
+  type: 'message:new'
+  room_id: number
+  payload: MessageView
+}
+
+/**
+ * Where committed room events go. In-process by default; the realtime plugin may carry them
+ * between instances (Redis) and delivers them to sockets.
+ */
+export class RoomEvents {
+  private readonly emitter = new EventEmitter()
+
+  constructor () {
+    this.emitter.setMaxListeners(0)
+  }
+
+  publish (event: RoomEvent): void {
+    this.emitter.emit('event', event)
+  }
+
+  subscribe (listener: (event: RoomEvent) => void): () => void {
+    this.emitter.on('event', listener)
+    return () => this.emitter.off('event', listener)
+  }
+}

@@ -1,0 +1,68 @@
+import { createHmac } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import { dictionary } from '@zxcvbn-ts/language-common'
+import { Piscina } from 'piscina'
+import { badRequest } from '../errors.js'
+
+export const MIN_PASSWORD = 8
+export const MAX_PASSWORD = 128
+
+const common = new Set<string>((dictionary['passwords-common'] as string[]).filter(p => p.length >= MIN_PASSWORD))
+
+/**
+ * Password rules (OWASP ASVS 5.0 V6): 8 to 128 characters, no composition rules, not a commonly
+ * used password (the zxcvbn-ts list, compared case-insensitively), never truncated or case-folded.
+ * Throws a 400 naming the problem.
+ */
+export function checkPasswordPolicy (password: string): void {
+  const length = [...password].length
+  if (length < MIN_PASSWORD) throw badRequest(`password must be at least ${MIN_PASSWORD} characters`)
+  if (length > MAX_PASSWORD) throw badRequest(`password must be at most ${MAX_PASSWORD} characters`)
+  if (common.has(password.toLowerCase())) throw badRequest('password is too common; choose one that is not on lists of leaked passwords', 'PASSWORD_TOO_COMMON')
+}
+
+/**
+ * bcrypt reads only the first 72 bytes. Every password is first turned into a 44-byte
+ * HMAC-SHA256 (base64), so two passwords that share 72 bytes never both log in, and the whole
+ * password always counts. The key is fixed (not a secret): rotating JWT_SECRET must not lock
+ * everyone out.
+ */
+function prehash (password: string): string {
+  return createHmac('sha256', 'chat-app/password/v1').update(password, 'utf8').digest('base64')
+}
+
+/** A bcrypt hash of a password nobody has, so an unknown email costs as much as a wrong password. */
+const DECOY_PASSWORD = 'decoy-for-unknown-accounts'
+
+export class PasswordHasher {
+  private readonly pool: Piscina
+  private decoy: Promise<string> | undefined
+
+  constructor (private readonly cost: number) {
+    this.pool = new Piscina({
+      filename: new URL('./worker.mjs', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: Math.max(1, availableParallelism()),
+      idleTimeout: 30_000
+    })
+  }
+
+  async hash (password: string): Promise<string> {
+    return await this.pool.run({ password: prehash(password), cost: this.cost }, { name: 'hash' })
+  }
+
+  async verify (password: string, hash: string): Promise<boolean> {
+    return await this.pool.run({ password: prehash(password), hash }, { name: 'verify' })
+  }
+
+  /** Spends one bcrypt comparison on nothing, for login with an unknown email. */
+  async verifyDecoy (password: string): Promise<false> {
+    this.decoy ??= this.hash(DECOY_PASSWORD)
+    await this.verify(password, await this.decoy)
+    return false
+  }
+
+  async close (): Promise<void> {
+    await this.pool.destroy()
+  }
+}

@@ -1,0 +1,56 @@
+import { type TSchema, Type } from '@sinclair/typebox'
+
+/** An ISO 8601 timestamp; handlers may hand over a Date, the serializer writes the string. */
+export const Timestamp = Type.Unsafe<Date | string>(Type.String({ format: 'date-time', examples: ['2026-01-28T10:30:00.000Z'] }))
+
+/** Every error the API returns. */
+export const ErrorResponse = Type.Object({
+  error: Type.String({ description: 'A sentence for a person', examples: ['email must be a valid email address'] }),
+  code: Type.Optional(Type.String({ description: 'A stable machine word', examples: ['VALIDATION_ERROR'] }))
+}, { $id: 'Error', title: 'Error' })
+
+export const Id = Type.Integer({ minimum: 1, maximum: 2147483647, description: 'A positive integer id' })
+
+export const IdParams = Type.Object({ id: Id })
+
+/** What each error status means, for the OpenAPI document. */
+const errorDescriptions = {
+  400: 'Invalid input: the `error` names the field',
+  401: 'Missing or invalid authentication token',
+  403: 'Authenticated, but not allowed (for example, not a member of the room)',
+  404: 'No such resource',
+  409: 'Conflict with an existing resource',
+  413: 'Request body too large',
+  415: 'Request body is not JSON',
+  429: 'Rate limited; see the Retry-After header',
+  500: 'Unexpected server error (the body never carries internals)',
+  503: 'The database is unreachable or the server is shutting down; retry later'
+} as const
+
+export type ErrorStatus = keyof typeof errorDescriptions
+
+/** Response schemas for the given error statuses, each a reference to the shared Error schema. */
+export function errors<S extends ErrorStatus> (...statuses: S[]): Record<S, TSchema> {
+  const out = {} as Record<S, TSchema>
+  for (const status of statuses) {
+    out[status] = Type.Ref(ErrorResponse, { description: errorDescriptions[status] })
+  }
+  return out
+}
+
+/** Statuses every route can return: rate limits, faults, an unreachable database. */
+export const alwaysErrors = [429, 500, 503] as const
+/** What an authenticated route adds to those. */
+export const authErrors = [401, ...alwaysErrors] as const
+/** What a route with a JSON body adds to those. */
+export const bodyErrors = [400, 413, 415] as const
+
+export const bearer = [{ bearerAuth: [] }]
+
+/** No NUL characters anywhere in the string. */
+export const NO_NUL = '^[^\\u0000]*$'
+
+export const Pagination = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Page size, 1 to 100' }),
+  offset: Type.Integer({ minimum: 0, maximum: 2147483647, default: 0, description: 'How many to skip' })
+})

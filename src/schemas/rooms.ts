@@ -1,0 +1,33 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, NO_NUL, Timestamp } from './common.js'
+
+export const Room = Type.Object({
+  id: Id,
+  name: Type.String({ examples: ['General Discussion'] }),
+  description: Type.Union([Type.String(), Type.Null()], { examples: ['A place for general topics'] }),
+  created_by: Type.Union([Id, Type.Null()], { description: 'The creator, or null once that user is gone' }),
+  created_at: Timestamp
+}, { $id: 'Room', title: 'Room' })
+
+export const RoomSummary = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  created_by: Type.Union([Id, Type.Null()]),
+  member_count: Type.Integer({ minimum: 0 }),
+  created_at: Timestamp
+}, { $id: 'RoomSummary', title: 'RoomSummary' })
+
+export const RoomList = Type.Array(Type.Ref(RoomSummary), { $id: 'RoomList', title: 'RoomList' })
+
+export const CreateRoomBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 255, pattern: NO_NUL, description: '1 to 255 characters after trimming', examples: ['General Discussion'] }),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 2000, pattern: NO_NUL }), Type.Null()], { examples: ['A place for general topics'] }))
+}, { $id: 'CreateRoomRequest', title: 'CreateRoomRequest', additionalProperties: false })
+
+export const JoinResponse = Type.Object({
+  message: Type.String({ examples: ['Successfully joined room'] }),
+  room_id: Id
+}, { $id: 'JoinRoomResponse', title: 'JoinRoomResponse' })
+
+export type CreateRoomInput = Static<typeof CreateRoomBody>

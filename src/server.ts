@@ -1,0 +1,34 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { loadDotEnv } from './dotenv.js'
+
+loadDotEnv()
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`Configuration error: ${err.message}\n`)
+    process.exit(1)
+  }
+  throw err
+}
+
+const app = buildApp(config)
+for (const warning of config.warnings) app.log.warn(warning)
+
+// SIGTERM / SIGINT: stop accepting, finish in-flight requests, close sockets and the pool; a second signal exits at once.
+closeWithGrace({ delay: 10_000, logger: app.log }, async ({ err, signal }) => {
+  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+  else app.log.info({ signal }, 'shutting down')
+  await app.close()
+})
+
+try {
+  await app.listen({ host: config.host, port: config.port })
+  app.log.info({ engine: app.dbEngine, docs: '/docs' }, 'chat app ready')
+} catch (err) {
+  app.log.fatal({ err }, 'could not start')
+  process.exit(1)
+}

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import { PGlite } from '@electric-sql/pglite'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { checkResponse } from './openapi-validator.js'
+
+/** The server the suite uses; each test file gets a fresh database on it. */
+export const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const requireServices = process.env.REQUIRE_SERVICES === '1'
+
+let reachable: Promise<boolean> | undefined
+/** Whether the PostgreSQL test server answers (asked once per process). */
+export async function postgresReachable (): Promise<boolean> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 })
+    try {
+      await client.connect()
+      await client.end()
+      return true
+    } catch {
+      return false
+    }
+  })()
+  return await reachable
+}
+
+async function admin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Creates an empty database on the test server, dropped when `t` ends; returns its URL. */
+export async function freshDatabase (t: Test): Promise<string> {
+  const name = `chat_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await admin(c => c.query(`CREATE DATABASE ${name}`))
+  t.teardown(async () => { await admin(c => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) })
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** The configuration tests run with: fast bcrypt, quiet logs, limits out of the way unless a test sets them. */
+export function testConfig (env: Record<string, string> = {}): Config {
+  return loadConfig({
+    JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
+    BCRYPT_COST: '10',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: 'memory://',
+    RATE_LIMIT_REGISTER: '100000',
+    RATE_LIMIT_LOGIN: '100000',
+    RATE_LIMIT_MESSAGES: '100000',
+    RATE_LIMIT_GLOBAL: '100000',
+    ...env
+  })
+}
+
+export type Engine = 'postgres' | 'embedded'
+
+export interface BuildOptions {
+  env?: Record<string, string>
+  /** `postgres` (default) falls back to the embedded engine when no server is reachable, unless REQUIRE_SERVICES=1. */
+  engine?: Engine
+}
+
+/**
+ * The app on a fresh, migrated database, closed when `t` ends. Every response it gives is checked
+ * against openapi.yaml; a response the document doesn't describe fails the test.
+ */
+export async function build (t: Test, options: BuildOptions = {}): Promise<FastifyInstance> {
+  let engine = options.engine ?? 'postgres'
+  if (engine === 'postgres' && !await postgresReachable()) {
+    if (requireServices) throw new Error(`REQUIRE_SERVICES=1 but PostgreSQL at ${adminUrl} is unreachable`)
+    t.comment(`# SKIP PostgreSQL: ${adminUrl} is unreachable; ${t.name} runs on the embedded engine instead`)
+    engine = 'embedded'
+  }
+  const env = { ...options.env }
+  let pglite: PGlite | undefined
+  if (engine === 'postgres') {
+    env.DATABASE_URL = await freshDatabase(t)
+  } else {
+    pglite = await PGlite.create()
+    t.teardown(async () => { await pglite?.close() })
+  }
+  const app = buildApp(testConfig(env), { pglite, logger: false })
+
+  const violations: string[] = []
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof payload === 'string') {
+      const problem = checkResponse(request.method, request.routeOptions.url, reply.statusCode, payload)
+      if (problem !== undefined) violations.push(problem)
+    }
+    return payload
+  })
+  t.teardown(async () => {
+    await app.close()
+    if (violations.length > 0) throw new Error(`responses that do not match openapi.yaml:\n${violations.join('\n')}`)
+  })
+  await app.ready()
+  return app
+}
+
+let counter = 0
+/** A unique email for this process. */
+export function uniqueEmail (prefix = 'user'): string {
+  return `${prefix}.${process.pid}.${++counter}.${randomBytes(3).toString('hex')}@example.com`
+}
+
+export interface Session { token: string, id: number, email: string, username: string, auth: { authorization: string } }
+
+/** Registers and logs in a user through the API. */
+export async function signUp (app: FastifyInstance, fields: { email?: string, username?: string, password?: string } = {}): Promise<Session> {
+  const email = fields.email ?? uniqueEmail()
+  const password = fields.password ?? 'correct horse battery staple'
+  const username = fields.username ?? email.split('@')[0]!
+  const registered = await app.inject({ method: 'POST', url: '/api/v1/users/register', payload: { email, password, username } })
+  if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`)
+  const login = await app.inject({ method: 'POST', url: '/api/v1/users/login', payload: { email, password } })
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
+  const { token, user } = login.json() as { token: string, user: { id: number } }
+  return { token, id: user.id, email, username, auth: { authorization: `Bearer ${token}` } }
+}
+
+export function json<T = any> (response: LightMyRequestResponse): T {
+  return response.json() as T
+}

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { build, json, signUp, uniqueEmail } from '../helper.js'
+
+t.test('users', async t => {
+  const app = await build(t)
+
+  t.test('register returns 201 with the seed shape and no password', async t => {
+    const email = uniqueEmail('Mixed.Case')
+    const res = await app.inject({ method: 'POST', url: '/api/v1/users/register', payload: { email, password: 'SecureP@ssw0rd', username: 'johndoe' } })
+    t.equal(res.statusCode, 201)
+    const body = json(res)
+    t.same(Object.keys(body).sort(), ['created_at', 'email', 'id', 'username'])
+    t.equal(body.email, email, 'stored as given')
+    t.equal(body.username, 'johndoe')
+    t.match(body.created_at, /^\d{4}-\d\d-\d\dT/)
+  })
+
+  t.test('the same email in another case is taken (409)', async t => {
+    const email = uniqueEmail()
+    await signUp(app, { email })
+    const res = await app.inject({ method: 'POST', url: '/api/v1/users/register', payload: { email: email.toUpperCase(), password: 'SecureP@ssw0rd', username: 'x' } })
+    t.equal(res.statusCode, 409)
+    t.same(json(res), { error: 'Email already registered', code: 'EMAIL_TAKEN' })
+  })
+
+  t.test('login matches the email case-insensitively', async t => {
+    const email = uniqueEmail()
+    await signUp(app, { email, password: 'SecureP@ssw0rd' })
+    const res = await app.inject({ method: 'POST', url: '/api/v1/users/login', payload: { email: email.toUpperCase(), password: 'SecureP@ssw0rd' } })
+    t.equal(res.statusCode, 200)
+    const body = json(res)
+    t.type(body.token, 'string')
+    t.equal(body.user.email, email)
+  })
+
+  t.test('unknown email and wrong password give the same 401', async t => {
+    const email = uniqueEmail()
+    await signUp(app, { email })
+    const wrong = await app.inject({ method: 'POST', url: '/api/v1/users/login', payload: { email, password: 'not the password' } })
+    const unknown = await app.inject({ method: 'POST', url: '/api/v1/users/login', payload: { email: uniqueEmail(), password: 'not the password' } })
+    t.equal(wrong.statusCode, 401)
+    t.equal(unknown.statusCode, 401)
+    t.same(json(wrong), json(unknown))
+  })
+
+  t.test('another user sees no email; you see your own', async t => {
+    const a = await signUp(app)
+    const b = await signUp(app)
+    const other = await app.inject({ url: `/api/v1/users/${a.id}`, headers: b.auth })
+    t.equal(other.statusCode, 200)
+    t.notOk('email' in json(other))
+    const self = await app.inject({ url: `/api/v1/users/${a.id}`, headers: a.auth })
+    t.equal(json(self).email, a.email)
+    const list = json(await app.inject({ url: '/api/v1/users?limit=100', headers: b.auth })) as Array<{ id: number, email?: string }>
+    t.ok(list.length >= 2)
+    for (const user of list) t.equal(user.email !== undefined, user.id === b.id, `email of ${user.id} shown only to its owner`)
+  })
+
+  t.test('unknown user is 404, bad id 400, no token 401', async t => {
+    const a = await signUp(app)
+    t.equal((await app.inject({ url: '/api/v1/users/999999', headers: a.auth })).statusCode, 404)
+    for (const id of ['abc', '0', '-1', '1.5', '99999999999999999999']) {
+      const res = await app.inject({ url: `/api/v1/users/${id}`, headers: a.auth })
+      t.equal(res.statusCode, 400, `id ${id}`)
+      t.match(json(res).error, /^id /)
+    }
+    const res = await app.inject({ url: '/api/v1/users' })
+    t.equal(res.statusCode, 401)
+    t.same(json(res), { error: 'Missing or invalid authentication token', code: 'UNAUTHORIZED' })
+  })
+})
