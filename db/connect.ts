@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
 import type { Database } from './database.js'
+import { openEmbedded } from './embedded.js'
 
 export type Engine = 'postgres' | 'embedded'
 
@@ -57,12 +57,11 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     const pool = new pg.Pool(poolConfig(options.databaseUrl, options.poolSize))
     // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
     pool.on('error', err => options.onPoolError?.(err))
+    // A client checked out by Kysely has no 'error' listener of its own: a connection lost mid-use
+    // (a restarted server, a dropped link) would be an uncaught exception and kill the process.
+    // The failed query already rejects with that error, and the pool drops the broken client on release.
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
   }
-  let pglite = options.pglite
-  if (pglite === undefined) {
-    if (options.dataDir !== 'memory://') mkdirSync(options.dataDir, { recursive: true })
-    pglite = await PGlite.create(options.dataDir === 'memory://' ? undefined : options.dataDir)
-  }
+  const pglite = options.pglite ?? await openEmbedded(options.dataDir)
   return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), engine: 'embedded' }
 }

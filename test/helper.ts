@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
+import { openEmbedded } from '../db/embedded.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { checkResponse } from './openapi-validator.js'
@@ -87,7 +88,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
   if (engine === 'postgres') {
     env.DATABASE_URL = await freshDatabase(t)
   } else {
-    pglite = await PGlite.create()
+    pglite = await openEmbedded('memory://')
     t.teardown(async () => { await pglite?.close() })
   }
   const app = buildApp(testConfig(env), { pglite, logger: false })
