@@ -60,6 +60,7 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     // A client checked out by Kysely has no 'error' listener of its own: a connection lost mid-use
     // (a restarted server, a dropped link) would be an uncaught exception and kill the process.
     // The failed query already rejects with that error, and the pool drops the broken client on release.
+    pool.on('connect', client => { client.on('error', () => {}) })
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
   }
   const pglite = options.pglite ?? await openEmbedded(options.dataDir)

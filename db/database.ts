@@ -28,6 +28,8 @@ export interface RoomsTable {
   created_by: number | null
   created_at: CreatedAt
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** The last message sequence number given out in this room (0: none yet). */
+  last_seq: ColumnType<number, number | undefined, number>
 }
 
 export interface RoomMembersTable {
@@ -43,6 +45,10 @@ export interface MessagesTable {
   user_id: number | null
   content: string
   created_at: CreatedAt
+  /** Position in the room: 1, 2, 3, ... without gaps. */
+  seq: number
+  /** The sender's own id for this send (idempotent retries); unique per user. */
+  client_msg_id: string | null
 }
 
 export interface LoginFailuresTable {

@@ -7,15 +7,61 @@ export interface MessageRecord {
   username: string | null
   content: string
   created_at: Date
+  seq: number
+  client_msg_id: string | null
 }
 
-/** Stores a message and returns it with its author's name, in one round trip. */
-export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string }): Promise<MessageRecord> {
-  return await db.with('m', qb => qb.insertInto('messages').values(message).returningAll())
-    .selectFrom('m')
-    .leftJoin('users', 'users.id', 'm.user_id')
-    .select(['m.id', 'm.room_id', 'm.user_id', 'users.username', 'm.content', 'm.created_at'])
+const columns = ['messages.id', 'messages.room_id', 'messages.user_id', 'users.username', 'messages.content', 'messages.created_at', 'messages.seq', 'messages.client_msg_id'] as const
+
+/**
+ * Stores a message and returns it with its author's name, in one statement: the room's `last_seq`
+ * is incremented and the message takes the new value, so sequence numbers are gap-free and strictly
+ * increasing per room (concurrent sends to one room wait on the room's row). Nothing is stored
+ * (no row, no number used) when the statement fails, e.g. on a duplicate client_msg_id.
+ */
+export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string | undefined }): Promise<MessageRecord> {
+  return await db
+    .with('r', qb => qb.updateTable('rooms').set(eb => ({ last_seq: eb('last_seq', '+', 1) }))
+      .where('id', '=', message.room_id).returning(['id', 'last_seq']))
+    .with('m', qb => qb.insertInto('messages')
+      .columns(['room_id', 'user_id', 'content', 'seq', 'client_msg_id'])
+      .expression(eb => eb.selectFrom('r').select(eb => [
+        'r.id', eb.cast(eb.val(message.user_id), 'integer').as('user_id'), eb.val(message.content).as('content'), 'r.last_seq',
+        eb.val(message.client_msg_id ?? null).as('client_msg_id')
+      ]))
+      .returningAll())
+    .selectFrom('m as messages')
+    .leftJoin('users', 'users.id', 'messages.user_id')
+    .select(columns)
     .executeTakeFirstOrThrow()
+}
+
+/** True when `err` is the unique violation of (user_id, client_msg_id): the send was a retry. */
+export function isDuplicateClientMsgId (err: unknown): boolean {
+  const { code, constraint } = err as { code?: unknown, constraint?: unknown }
+  return code === '23505' && constraint === 'messages_user_id_client_msg_id_key'
+}
+
+/** The message a user sent with this client_msg_id, if any. */
+export async function findByClientMsgId (db: Db, userId: number, clientMsgId: string): Promise<MessageRecord | undefined> {
+  return await db.selectFrom('messages')
+    .leftJoin('users', 'users.id', 'messages.user_id')
+    .select(columns)
+    .where('messages.user_id', '=', userId)
+    .where('messages.client_msg_id', '=', clientMsgId)
+    .executeTakeFirst()
+}
+
+/** Messages of a room after `seq`, in order, at most `limit` (catch-up after a reconnect). */
+export async function messagesAfterSeq (db: Db, roomId: number, seq: number, limit: number): Promise<MessageRecord[]> {
+  return await db.selectFrom('messages')
+    .leftJoin('users', 'users.id', 'messages.user_id')
+    .select(columns)
+    .where('messages.room_id', '=', roomId)
+    .where('messages.seq', '>', seq)
+    .orderBy('messages.seq')
+    .limit(limit)
+    .execute()
 }
 
 export interface HistoryPage {
@@ -35,7 +81,7 @@ export interface HistoryPage {
 export async function listMessages (db: Db, roomId: number, page: HistoryPage): Promise<MessageRecord[]> {
   let query = db.selectFrom('messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
-    .select(['messages.id', 'messages.room_id', 'messages.user_id', 'users.username', 'messages.content', 'messages.created_at'])
+    .select(columns)
     .where('messages.room_id', '=', roomId)
   if (page.before !== undefined) query = query.where('messages.id', '<', page.before)
   if (page.after !== undefined) {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifySchemaValidationError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../src/errors.js'
 import { NO_NUL } from '../src/schemas/common.js'
@@ -48,7 +48,38 @@ const clientErrors: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON'
 }
 
+/**
+ * Fastify's `frameworkErrors`: a URL that can't be decoded, or a path parameter longer than
+ * `maxParamLength`. Without it Fastify writes its own body ("Bad Request", 414) past every hook.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid'
+  // No hook runs for these requests (helmet's included): set the headers every response must carry.
+  reply.code(400).header('x-content-type-options', 'nosniff').header('x-request-id', request.id)
+    .send({ error: message, code: 'BAD_URL' })
+}
+
+/**
+ * Ajv coerces the strings "Infinity" and "1e400" to Infinity and then skips the integer's type and
+ * bounds checks (they only look at finite numbers). Refuse such values as the schema would have.
+ */
+function nonFinite (values: unknown): string | undefined {
+  if (typeof values !== 'object' || values === null) return undefined
+  for (const [key, value] of Object.entries(values)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) return key
+  }
+  return undefined
+}
+
 export default fp(async function errorsPlugin (app) {
+  // JSON in: a text/plain body is refused with 415 like any other type, not parsed as a string.
+  app.removeContentTypeParser('text/plain')
+
+  app.addHook('preHandler', async request => {
+    const field = nonFinite(request.params) ?? nonFinite(request.query) ?? nonFinite(request.body)
+    if (field !== undefined) throw new AppError(400, `${field} must be an integer`, 'VALIDATION_ERROR')
+  })
+
   app.setErrorHandler(function (error: FastifyError | AppError | Error, request, reply) {
     if (error instanceof AppError) {
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))

@@ -12,14 +12,20 @@ const messages: FastifyPluginAsyncTypebox = async function (app) {
       operationId: 'sendMessage',
       tags: ['messages'],
       summary: 'Send a message to a room you are a member of',
-      description: 'Stored, then pushed as `message:new` to every member\'s WebSocket. At most 30 sends per 10 seconds per user (REST and WebSocket together).',
+      description: 'Stored, then pushed as `message:new` to every member\'s WebSocket. At most 30 sends per 10 seconds per user (REST and WebSocket together). ' +
+        'With `client_msg_id`, a retry of the same send (same id, room and content) answers 200 with the original message and stores and pushes nothing; ' +
+        'the same id with a different room or content is 409.',
       security: bearer,
       body: Type.Ref(SendMessageBody),
-      response: { 201: Type.Ref(Message, { description: 'Stored' }), ...errors(...bodyErrors, 403, 404, ...authErrors) }
+      response: {
+        200: Type.Ref(Message, { description: 'A retry (same client_msg_id): the message stored the first time' }),
+        201: Type.Ref(Message, { description: 'Stored' }),
+        ...errors(...bodyErrors, 403, 404, 409, ...authErrors)
+      }
     }
   }, async (request, reply) => {
-    const message = await sendMessage(app, request.user.id, request.body)
-    return await reply.code(201).send(message)
+    const { message, created } = await sendMessage(app, request.user.id, request.body)
+    return await reply.code(created ? 201 : 200).send(message)
   })
 }
 

@@ -2,11 +2,10 @@ import { EventEmitter } from 'node:events'
 import type { MessageView } from '../schemas/messages.js'
 
 /** What happened in a room, after it was committed. */
-export interface RoomEvent {
-  type: 'message:new'
-  room_id: number
-  payload: MessageView
-}
+export type RoomEvent =
+  | { type: 'message:new', room_id: number, payload: MessageView }
+  /** A user became a member (joined, or created the room): their open sockets subscribe to it. */
+  | { type: 'member:joined', room_id: number, user_id: number }
 
 /**
  * Where committed room events go. In-process by default; the realtime plugin may carry them

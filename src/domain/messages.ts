@@ -1,7 +1,7 @@
-import { insertMessage, listMessages, type HistoryPage } from '../../db/messages.js'
+import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages, type HistoryPage, type MessageRecord } from '../../db/messages.js'
 import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/users.js'
-import { badRequest, forbidden, notFound } from '../errors.js'
+import { badRequest, conflict, forbidden, notFound } from '../errors.js'
 import { MAX_CONTENT, type MessageView, type SendMessageInput } from '../schemas/messages.js'
 import type { RoomEvents } from './bus.js'
 import { trimmed } from './text.js'
@@ -13,16 +13,44 @@ async function assertMember (db: Db, userId: number, roomId: number): Promise<vo
   if (!access.member) throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')
 }
 
+export interface SentMessage {
+  message: MessageView
+  /** False when this was a retry (same client_msg_id): the original is returned, nothing new stored or published. */
+  created: boolean
+}
+
 /**
  * Sends a message: the one path for REST and WebSocket. Checks membership, stores, and only
- * after the row is committed publishes `message:new` to the room.
+ * after the row is committed publishes `message:new` to the room. With a `client_msg_id` the user
+ * already used, returns the original message instead (the database enforces one per user and id).
  */
-export async function sendMessage ({ db, events }: { db: Db, events: RoomEvents }, userId: number, input: SendMessageInput): Promise<MessageView> {
+export async function sendMessage ({ db, events }: { db: Db, events: RoomEvents }, userId: number, input: SendMessageInput): Promise<SentMessage> {
   const content = trimmed(input.content, 'content', MAX_CONTENT)
   await assertMember(db, userId, input.room_id)
-  const message = await insertMessage(db, { room_id: input.room_id, user_id: userId, content })
+  const clientMsgId = input.client_msg_id
+  if (clientMsgId !== undefined) {
+    const original = await findByClientMsgId(db, userId, clientMsgId)
+    if (original !== undefined) return replay(original, input.room_id, content)
+  }
+  let message: MessageRecord
+  try {
+    message = await insertMessage(db, { room_id: input.room_id, user_id: userId, content, client_msg_id: clientMsgId })
+  } catch (err) {
+    // Two copies of one send raced past the lookup: the database kept one.
+    const original = clientMsgId !== undefined && isDuplicateClientMsgId(err) ? await findByClientMsgId(db, userId, clientMsgId) : undefined
+    if (original === undefined) throw err
+    return replay(original, input.room_id, content)
+  }
   events.publish({ type: 'message:new', room_id: message.room_id, payload: message })
-  return message
+  return { message, created: true }
+}
+
+/** A retry must be the same send: the same room and content. Anything else reuses an id by mistake. */
+function replay (original: MessageRecord, roomId: number, content: string): SentMessage {
+  if (original.room_id !== roomId || original.content !== content) {
+    throw conflict('client_msg_id was already used for a different message', 'CLIENT_MSG_ID_REUSED')
+  }
+  return { message: original, created: false }
 }
 
 export async function roomHistory ({ db }: { db: Db }, userId: number, roomId: number, page: HistoryPage): Promise<MessageView[]> {

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Id, NO_NUL, Pagination, Timestamp } from './common.js'
 
 export const MAX_CONTENT = 4000
+export const MAX_CLIENT_MSG_ID = 64
 
 export const Message = Type.Object({
   id: Id,
@@ -9,14 +10,23 @@ export const Message = Type.Object({
   user_id: Type.Union([Id, Type.Null()], { description: 'The author, or null once that user is gone' }),
   username: Type.Union([Type.String(), Type.Null()], { examples: ['johndoe'] }),
   content: Type.String({ examples: ['Hello, everyone!'] }),
-  created_at: Timestamp
+  created_at: Timestamp,
+  seq: Type.Integer({ minimum: 1, description: 'Position in the room: 1, 2, 3, ... without gaps, in the order messages were stored. A client that saw seq n and then n + 2 missed one (send `sync` over the WebSocket).', examples: [42] }),
+  client_msg_id: Type.Union([Type.String(), Type.Null()], { description: 'The id the sender gave this send, if any (lets the sender match its own message:new to the send)' })
 }, { $id: 'Message', title: 'Message' })
 
 export const MessageList = Type.Array(Type.Ref(Message), { $id: 'MessageList', title: 'MessageList' })
 
 export const SendMessageBody = Type.Object({
   room_id: Id,
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT, pattern: NO_NUL, description: '1 to 4,000 characters after trimming; no NUL', examples: ['Hello, everyone!'] })
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT, pattern: NO_NUL, description: '1 to 4,000 characters after trimming; no NUL', examples: ['Hello, everyone!'] }),
+  client_msg_id: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: MAX_CLIENT_MSG_ID,
+    pattern: NO_NUL,
+    description: 'Your own id for this send (a UUID, say), unique among your sends. Retrying with the same id returns the original message (200) instead of storing a second one.',
+    examples: ['6f1c2b4e-2a7d-4c1e-9a53-0c8a1f7e5b21']
+  }))
 }, { $id: 'SendMessageRequest', title: 'SendMessageRequest', additionalProperties: false })
 
 export const HistoryQuery = Type.Composite([Pagination, Type.Object({

@@ -1,0 +1,95 @@
+import fastifyWebsocket from '@fastify/websocket'
+import fp from 'fastify-plugin'
+import { type Fanout, localFanout, redisFanout } from '../src/realtime/fanout.js'
+import { CloseCode, Hub } from '../src/realtime/hub.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    realtime: {
+      /** This instance's sockets. */
+      hub: Hub
+      /** How events reach every instance's sockets (in-process, or Redis pub/sub). */
+      fanout: Fanout
+    }
+  }
+}
+
+export interface RealtimeOptions {
+  /** Fan out through Redis pub/sub when set; in-process otherwise. */
+  redisUrl?: string | undefined
+  /** Instances on the same database share events: what names that database (never sent anywhere). */
+  scope: string
+  /** Ping every socket this often; a socket that has not answered the previous ping is dropped. Default 25 s. */
+  heartbeatMs?: number
+  /** Close (1013) a socket whose unsent buffer passes this. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Largest frame a client may send; a bigger one closes the socket with 1009. Default 64 KiB. */
+  maxPayload?: number
+}
+
+/** How long shutdown waits for clients to finish the closing handshake before dropping them. */
+const CLOSE_GRACE_MS = 2000
+
+/**
+ * @fastify/websocket, the hub of this instance's sockets, and the fan-out that feeds it: every
+ * committed room event on `app.events` is serialized once and delivered to every member socket,
+ * on this instance and (with Redis) on the others.
+ */
+export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
+  const hub = new Hub({
+    maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
+    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)')
+  })
+  const fanout = opts.redisUrl === undefined
+    ? localFanout(hub)
+    : await redisFanout(hub, { url: opts.redisUrl, scope: opts.scope, log: app.log })
+  app.decorate('realtime', { hub, fanout })
+
+  const unsubscribe = app.events.subscribe(event => {
+    if (event.type === 'member:joined') fanout.publishJoin(event.user_id, event.room_id)
+    else fanout.publishRoom(event.room_id, Buffer.from(JSON.stringify({ type: event.type, payload: event.payload })), event.payload.seq)
+  })
+
+  // Before @fastify/websocket's own preClose (which closes without a code): every socket gets 1001.
+  app.addHook('preClose', async () => {
+    const sockets = [...app.websocketServer.clients]
+    if (sockets.length === 0) return
+    const closed = sockets.map(socket => new Promise<void>(resolve => {
+      if (socket.readyState === socket.CLOSED) resolve()
+      else socket.once('close', () => resolve())
+    }))
+    for (const socket of sockets) socket.close(CloseCode.GOING_AWAY, 'Server shutting down')
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(closed), new Promise(resolve => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })])
+    clearTimeout(timer)
+    for (const socket of sockets) socket.terminate()
+  })
+
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: opts.maxPayload ?? 64 * 1024 },
+    errorHandler (err, socket, request) {
+      request.log.warn({ err }, 'websocket error')
+      // A protocol error (an oversize frame: 1009) already started the closing handshake with
+      // its code; let it finish (ws enforces a timeout). Anything else: drop the socket.
+      if (socket.readyState !== socket.CLOSING) socket.terminate()
+    }
+  })
+
+  const heartbeat = setInterval(() => {
+    for (const client of hub.clients) {
+      if (!client.alive) {
+        client.socket.terminate()
+        continue
+      }
+      client.alive = false
+      client.socket.ping()
+    }
+  }, opts.heartbeatMs ?? 25_000)
+  heartbeat.unref()
+
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat)
+    unsubscribe()
+    await fanout.close()
+  })
+}, { name: 'realtime', dependencies: ['auth', 'events', 'db'] })

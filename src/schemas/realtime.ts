@@ -1,0 +1,86 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { Id } from './common.js'
+import { Message, SendMessageBody } from './messages.js'
+
+/**
+ * The WebSocket protocol at `GET /ws`: every frame, both ways, is `{"type", "payload"}`.
+ * The payload schemas below validate what clients send; the server's frames use the same shapes
+ * as the REST responses (`Message`, `Error`).
+ */
+
+/** What every frame looks like before its type is known. Extra top-level fields are ignored. */
+export const Frame = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 64, description: 'The event name, such as `message:send`' }),
+  payload: Type.Optional(Type.Unknown({ description: 'The event\'s data; its shape depends on `type`' }))
+}, { $id: 'Frame', title: 'Frame' })
+
+/** `message:send`: the same body as `POST /api/v1/messages`. */
+export const MessageSendPayload = SendMessageBody
+
+/** `room:join`: joins the room (as `POST /api/v1/rooms/{id}/join`) and subscribes the socket. */
+export const RoomJoinPayload = Type.Object({
+  room_id: Id
+}, { $id: 'RoomJoinPayload', title: 'RoomJoinPayload', additionalProperties: false })
+
+/** Most rooms one `sync` frame may name. */
+export const MAX_SYNC_ROOMS = 500
+/** Most messages one catch-up sends for a room; further behind, the client gets `sync:reset`. */
+export const MAX_CATCH_UP = 1000
+
+/**
+ * `sync`: after a reconnect, the last `seq` the client has per room (0: none). The server sends,
+ * per room, every message after it as `message:new` in order (or `sync:reset` when more than
+ * 1,000 are missing), then `sync:done`; live messages follow with no gap and no duplicate.
+ */
+export const SyncPayload = Type.Object({
+  rooms: Type.Record(
+    Type.String({ pattern: '^[1-9][0-9]{0,9}$' }),
+    Type.Integer({ minimum: 0, maximum: 2147483647, description: 'The last seq the client has in that room' }),
+    { maxProperties: MAX_SYNC_ROOMS, additionalProperties: false, description: 'room id -> last seq the client has', examples: [{ 1: 41, 7: 0 }] }
+  )
+}, { $id: 'SyncPayload', title: 'SyncPayload', additionalProperties: false })
+
+/** Client -> server frames, by type: the payload schema each one must match. */
+export const clientPayloads = {
+  'message:send': MessageSendPayload,
+  'room:join': RoomJoinPayload,
+  sync: SyncPayload
+} satisfies Record<string, TSchema>
+
+export type ClientFrameType = keyof typeof clientPayloads
+export type ClientPayload<T extends ClientFrameType> = Static<(typeof clientPayloads)[T]>
+
+/** `error`: a frame was refused; the socket stays open. `code` is a stable machine word. */
+export const ErrorPayload = Type.Object({
+  error: Type.String({ description: 'A sentence for a person', examples: ['room_id must be a positive integer'] }),
+  code: Type.Optional(Type.String({ description: 'A stable machine word', examples: ['VALIDATION_ERROR', 'NOT_A_MEMBER', 'RATE_LIMITED'] })),
+  retry_after: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds to wait before retrying (rate limited)' })),
+  room_id: Type.Optional(Type.Integer({ minimum: 1, description: 'The room a `sync` entry was refused for' }))
+}, { $id: 'ErrorPayload', title: 'ErrorPayload' })
+
+/** `room:joined`: the `room:join` succeeded; this socket (and the user's others) now get the room's messages. */
+export const RoomJoinedPayload = Type.Object({ room_id: Id }, { $id: 'RoomJoinedPayload', title: 'RoomJoinedPayload' })
+
+/** `sync:reset`: more than 1,000 messages are missing in the room; fetch its history over REST instead. */
+export const SyncResetPayload = Type.Object({ room_id: Id }, { $id: 'SyncResetPayload', title: 'SyncResetPayload' })
+
+/** `sync:done`: the catch-up is sent; per room, the last seq the client now has (reset rooms are left out). */
+export const SyncDonePayload = Type.Object({
+  rooms: Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 }))
+}, { $id: 'SyncDonePayload', title: 'SyncDonePayload' })
+
+/** Server -> client frames. */
+export const serverPayloads = {
+  'message:new': Message,
+  'room:joined': RoomJoinedPayload,
+  'sync:reset': SyncResetPayload,
+  'sync:done': SyncDonePayload,
+  error: ErrorPayload
+} satisfies Record<string, TSchema>
+
+export type ErrorFrame = { type: 'error', payload: Static<typeof ErrorPayload> }
+
+/** The query string `GET /ws` accepts (the token may come from here, a header, or the subprotocol). */
+export const WsQuery = Type.Object({
+  token: Type.Optional(Type.String({ description: 'The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket)' }))
+})
