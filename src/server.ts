@@ -1,5 +1,4 @@
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { loadDotEnv } from './dotenv.js'
 
@@ -15,6 +14,9 @@ try {
   throw err
 }
 
+// Imported only once the configuration is known good: a bad value is reported at once, before
+// the application's modules (seconds of loading) are read.
+const { buildApp } = await import('./app.js')
 const app = buildApp(config)
 for (const warning of config.warnings) app.log.warn(warning)
 
