@@ -1,7 +1,12 @@
-// Writes openapi.yaml from the route schemas: `npm run openapi`. The drift test compares the two.
+// Writes openapi.yaml from the route schemas, and the SDK types generated from it: `npm run openapi`.
+// test/openapi.test.ts fails when either file differs from what the code generates.
 import { writeFileSync } from 'node:fs'
 import { generateOpenApi } from '../src/openapi.js'
+import { generateSdkTypes, SDK_TYPES_FILE } from './sdk-types.js'
 
 const file = new URL('../openapi.yaml', import.meta.url)
-writeFileSync(file, await generateOpenApi())
+const yaml = await generateOpenApi()
+writeFileSync(file, yaml)
 console.log(`wrote ${file.pathname}`)
+writeFileSync(SDK_TYPES_FILE, await generateSdkTypes(yaml))
+console.log(`wrote ${SDK_TYPES_FILE.pathname}`)

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { parse } from 'yaml'
+import { generateSdkTypes, SDK_TYPES_FILE } from '../scripts/sdk-types.js'
+import { generateOpenApi } from '../src/openapi.js'
+
+type Operation = { operationId?: string, tags?: string[], security?: unknown[], responses?: Record<string, { $ref?: string, content?: Record<string, { schema?: { $ref?: string } }> }> }
+type Doc = {
+  openapi: string
+  paths: Record<string, Record<string, Operation>>
+  components?: { schemas?: Record<string, unknown>, securitySchemes?: Record<string, { type?: string, scheme?: string }> }
+}
+
+/** 2xx, or 101 for the WebSocket upgrade. */
+const SUCCESS = /^(2\d\d|101)$/
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'])
+const committed = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')
+const doc = parse(committed) as Doc
+
+/** The first line where two texts differ, for a message a person can act on. */
+function firstDifference (a: string, b: string): string {
+  const left = a.split('\n')
+  const right = b.split('\n')
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    if (left[i] !== right[i]) return `line ${i + 1}: committed ${JSON.stringify(left[i])}, generated ${JSON.stringify(right[i])}`
+  }
+  return 'no line differs'
+}
+
+function operations (): Array<{ method: string, path: string, op: Operation }> {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).filter(([method]) => METHODS.has(method)).map(([method, op]) => ({ method, path, op })))
+}
+
+t.test('openapi.yaml is what the code generates', async t => {
+  const generated = await generateOpenApi()
+  t.ok(generated === committed, generated === committed
+    ? 'openapi.yaml is up to date'
+    : `openapi.yaml differs from the route schemas (${firstDifference(committed, generated)}): run \`npm run openapi\` and commit the result`)
+})
+
+t.test('test/sdk/openapi.d.ts is what openapi-typescript generates from openapi.yaml', async t => {
+  const generated = await generateSdkTypes(committed)
+  const types = readFileSync(SDK_TYPES_FILE, 'utf8')
+  t.ok(generated === types, generated === types
+    ? 'the SDK types are up to date'
+    : `test/sdk/openapi.d.ts differs from openapi.yaml (${firstDifference(types, generated)}): run \`npm run openapi\` and commit the result`)
+})
+
+t.test('the document keeps its structural promises', async t => {
+  t.match(doc.openapi, /^3\.\d+\.\d+$/, 'OpenAPI 3.x')
+
+  const ops = operations()
+  const ids = ops.map(o => o.op.operationId)
+  for (const { method, path, op } of ops) {
+    t.match(op.operationId, /^[a-z][A-Za-z]+$/, `${method} ${path} has an operationId`)
+    t.ok(Array.isArray(op.tags) && op.tags.length > 0, `${method} ${path} has a tag`)
+    t.ok(op.responses !== undefined && Object.keys(op.responses).some(s => SUCCESS.test(s)), `${method} ${path} documents a success`)
+    for (const [status, response] of Object.entries(op.responses ?? {})) {
+      if (SUCCESS.test(status)) continue
+      if (path === '/health' && status === '503') {
+        // The contract's readiness probe answers 503 with the health body (`status: unavailable`).
+        t.equal(response.content?.['application/json']?.schema?.$ref, '#/components/schemas/Health', 'GET /health 503 is the Health body')
+        continue
+      }
+      t.equal(response.content?.['application/json']?.schema?.$ref, '#/components/schemas/Error', `${method} ${path} ${status} is an Error`)
+    }
+  }
+  t.equal(new Set(ids).size, ids.length, `operationIds are unique: ${ids.join(', ')}`)
+
+  t.match(doc.components?.securitySchemes?.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearerAuth security scheme')
+  for (const name of ['User', 'UserList', 'RegisterRequest', 'LoginRequest', 'LoginResponse', 'Room', 'RoomSummary', 'RoomList', 'CreateRoomRequest', 'JoinRoomResponse', 'Message', 'MessageList', 'SendMessageRequest', 'Error', 'Health', 'Liveness']) {
+    t.ok(doc.components?.schemas?.[name] !== undefined, `components/schemas/${name} exists`)
+  }
+  t.notOk(Object.keys(doc.components?.schemas ?? {}).some(name => /^def-\d+$/.test(name)), 'no unnamed def-N components')
+
+  // The WebSocket upgrade (`GET /ws`, the contract's realtime section) may be documented beside them.
+  const rest = ops.map(o => `${o.method.toUpperCase()} ${o.path}`).filter(route => route !== 'GET /ws')
+  t.same(rest.sort(), [
+    'GET /health',
+    'GET /health/live',
+    'POST /api/v1/users/register',
+    'POST /api/v1/users/login',
+    'GET /api/v1/users',
+    'GET /api/v1/users/{id}',
+    'POST /api/v1/rooms',
+    'GET /api/v1/rooms',
+    'POST /api/v1/rooms/{id}/join',
+    'POST /api/v1/messages',
+    'GET /api/v1/rooms/{id}/messages'
+  ].sort(), 'exactly the routes of the contract')
+
+  const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))
+  for (const { method, path, op } of secured) {
+    t.same(op.security, [{ bearerAuth: [] }], `${method} ${path} requires a bearer token`)
+    t.ok(op.responses?.['401'] !== undefined, `${method} ${path} documents 401`)
+  }
+})
+
+t.test('query parameters with a default are optional to clients', async t => {
+  for (const path of ['/api/v1/users', '/api/v1/rooms', '/api/v1/rooms/{id}/messages']) {
+    const params = (doc.paths[path]?.get as { parameters?: Array<{ name: string, in: string, required?: boolean }> }).parameters ?? []
+    for (const name of ['limit', 'offset']) {
+      const param = params.find(p => p.in === 'query' && p.name === name)
+      t.ok(param !== undefined, `${path} documents ${name}`)
+      t.not(param?.required, true, `${path} ${name} is optional`)
+    }
+  }
+})

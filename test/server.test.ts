@@ -1,0 +1,238 @@
+// `npm start` as a real process: the embedded engine with nothing configured, a PostgreSQL server
+// by DATABASE_URL or by the seed's DB_* variables, refusal of bad configuration, and SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import { adminUrl, freshDatabase, postgresReachable, uniqueEmail } from './helper.js'
+
+// Several real start-ups, each a few seconds (more on a loaded machine): more than the default budget.
+t.setTimeout(300_000)
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const tsx = join(root, 'node_modules', '.bin', 'tsx')
+
+/**
+ * Inherited variables that would point the child at another database, port or Redis, or change its
+ * configuration; and tap's own (NODE_OPTIONS would load its coverage hooks into the child): the
+ * child is a plain `npm start`.
+ */
+const INHERITED = /^(DATABASE_URL|DB_[A-Z_]+|PORT|APP_PORT|HOST|REDIS_URL|DATA_DIR|JWT_[A-Z_]+|ENVIRONMENT|NODE_ENV|LOG_LEVEL|CORS_ORIGINS|BCRYPT_COST|RATE_LIMIT_[A-Z_]+|NODE_OPTIONS|TAP|TAP_[A-Z_]+|_TAPJS_[A-Z_]+_)$/
+
+function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) if (!INHERITED.test(name)) clean[name] = value
+  return { ...clean, BCRYPT_COST: '10', ...env }
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
+    })
+  })
+}
+
+function tempDir (t: Test, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+interface Server {
+  child: ChildProcess
+  port: number
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with the exit code (or the signal's name) once the process has ended. */
+  exited: Promise<number | string>
+}
+
+function start (t: Test, env: Record<string, string>): Server {
+  const child = spawn(tsx, ['src/server.ts'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.setEncoding('utf8').on('data', chunk => { stdout += chunk })
+  child.stderr?.setEncoding('utf8').on('data', chunk => { stderr += chunk })
+  const exited = new Promise<number | string>(resolve => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return { child, port: Number(env.PORT), stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+/** Polls /health until it answers 200; returns the seconds it took, or throws with the child's output. */
+async function untilHealthy (server: Server, boundMs = 30_000): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < boundMs) {
+    const exitedWith = server.child.exitCode ?? server.child.signalCode
+    if (exitedWith !== null) throw new Error(`server exited (${exitedWith}) before it was healthy:\n${server.stderr()}\n${server.stdout().slice(-2000)}`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/health`, { signal: AbortSignal.timeout(2000) })
+      if (res.status === 200) return (Date.now() - started) / 1000
+    } catch {
+      // not listening yet
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`/health did not answer 200 within ${boundMs} ms:\n${server.stderr()}\n${server.stdout().slice(-2000)}`)
+}
+
+/** Sends SIGTERM and waits at most `boundMs` for the exit; returns the exit code (or signal) and the seconds. */
+async function terminate (server: Server, boundMs = 10_000): Promise<{ code: number | string, seconds: number }> {
+  const started = Date.now()
+  server.child.kill('SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  const code = await Promise.race([server.exited, new Promise<string>(resolve => { timer = setTimeout(() => resolve('still running'), boundMs) })])
+  clearTimeout(timer)
+  return { code, seconds: (Date.now() - started) / 1000 }
+}
+
+async function post (port: number, path: string, body: unknown): Promise<{ status: number, body: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: res.status, body: await res.json() }
+}
+
+async function get (port: number, path: string, token?: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+  return { status: res.status, body: await res.json() }
+}
+
+/** The engine the child reported in its "chat app ready" log line. */
+function engineOf (server: Server): string | undefined {
+  for (const line of server.stdout().split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { msg?: string, engine?: string }
+      if (entry.msg === 'chat app ready') return entry.engine
+    } catch {
+      // not a JSON log line
+    }
+  }
+  return undefined
+}
+
+async function usersIn (databaseUrl: string, email: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query('select count(*)::int as n from users where email = $1', [email])
+    return (rows[0] as { n: number }).n
+  } finally {
+    await client.end()
+  }
+}
+
+t.test('npm start with no database configured serves on the embedded engine, and its data survives a restart', async t => {
+  const dataDir = join(tempDir(t, 'chat-start-'), 'data')
+  const email = uniqueEmail('embedded')
+  const password = 'correct horse battery staple'
+
+  const first = start(t, { PORT: String(await freePort()), DATA_DIR: dataDir })
+  const cold = await untilHealthy(first)
+  t.comment(`cold start on a new DATA_DIR: ${cold.toFixed(2)} s to /health 200`)
+  t.equal(engineOf(first), 'embedded', 'the ready line names the embedded engine')
+  const live = await get(first.port, '/health/live')
+  t.equal(live.status, 200)
+
+  const registered = await post(first.port, '/api/v1/users/register', { email, password, username: 'embedded' })
+  t.equal(registered.status, 201, JSON.stringify(registered.body))
+  const login = await post(first.port, '/api/v1/users/login', { email, password })
+  t.equal(login.status, 200)
+  const token = login.body.token as string
+
+  const stopped = await terminate(first)
+  t.equal(stopped.code, 0, 'SIGTERM exits 0 within 10 s')
+  t.comment(`SIGTERM to exit: ${stopped.seconds.toFixed(2)} s`)
+
+  const second = start(t, { PORT: String(await freePort()), DATA_DIR: dataDir })
+  const warm = await untilHealthy(second)
+  t.comment(`warm restart on the same DATA_DIR: ${warm.toFixed(2)} s to /health 200`)
+  const again = await post(second.port, '/api/v1/users/login', { email, password })
+  t.equal(again.status, 200, 'the user registered before the restart can log in')
+  t.equal(again.body.user.email, email)
+  const me = await get(second.port, `/api/v1/users/${registered.body.id as number}`, token)
+  t.equal(me.status, 200, 'a token issued before the restart is still valid (the development secret is kept in DATA_DIR)')
+  const duplicate = await post(second.port, '/api/v1/users/register', { email, password, username: 'again' })
+  t.equal(duplicate.status, 409, 'the email is still taken')
+
+  const stoppedAgain = await terminate(second)
+  t.equal(stoppedAgain.code, 0, 'SIGTERM exits 0 within 10 s')
+})
+
+// Without a server these skip, unless REQUIRE_SERVICES=1 (then freshDatabase fails them).
+const noServer = !await postgresReachable() && process.env.REQUIRE_SERVICES !== '1' ? `no PostgreSQL server at ${adminUrl}` : false
+
+t.test('npm start on the PostgreSQL server named by DATABASE_URL', { skip: noServer }, async t => {
+  const databaseUrl = await freshDatabase(t)
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, DATA_DIR: tempDir(t, 'chat-pg-') })
+  const seconds = await untilHealthy(server)
+  t.comment(`start on PostgreSQL: ${seconds.toFixed(2)} s to /health 200`)
+  t.equal(engineOf(server), 'postgres', 'the ready line names the postgres engine')
+
+  const email = uniqueEmail('server')
+  const registered = await post(server.port, '/api/v1/users/register', { email, password: 'correct horse battery staple', username: 'server' })
+  t.equal(registered.status, 201)
+  t.equal(await usersIn(databaseUrl, email), 1, 'the user is stored in that database')
+
+  const stopped = await terminate(server)
+  t.equal(stopped.code, 0, 'SIGTERM exits 0 within 10 s')
+  t.comment(`SIGTERM to exit: ${stopped.seconds.toFixed(2)} s`)
+})
+
+t.test('npm start with the seed\'s DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_SSLMODE', { skip: noServer }, async t => {
+  const databaseUrl = await freshDatabase(t)
+  const url = new URL(databaseUrl)
+  const env: Record<string, string> = {
+    PORT: String(await freePort()),
+    DATA_DIR: tempDir(t, 'chat-seed-'),
+    DB_HOST: url.hostname,
+    DB_PORT: url.port === '' ? '5432' : url.port,
+    DB_NAME: url.pathname.slice(1),
+    DB_USER: decodeURIComponent(url.username),
+    DB_SSLMODE: 'disable'
+  }
+  if (url.password !== '') env.DB_PASSWORD = decodeURIComponent(url.password)
+  const server = start(t, env)
+  await untilHealthy(server)
+  t.equal(engineOf(server), 'postgres')
+
+  const email = uniqueEmail('seedvars')
+  t.equal((await post(server.port, '/api/v1/users/register', { email, password: 'correct horse battery staple', username: 'seed' })).status, 201)
+  t.equal(await usersIn(databaseUrl, email), 1, 'the user is stored in the database the DB_* variables name')
+
+  t.equal((await terminate(server)).code, 0, 'SIGTERM exits 0 within 10 s')
+})
+
+t.test('bad configuration stops start-up with one line naming the variable', async t => {
+  const cases: Array<{ env: Record<string, string>, variable: string }> = [
+    { env: { PORT: 'abc' }, variable: 'PORT' },
+    { env: { ENVIRONMENT: 'production' }, variable: 'JWT_SECRET' },
+    { env: { DATABASE_URL: 'mysql://root@127.0.0.1/chat' }, variable: 'DATABASE_URL' },
+    { env: { DB_HOST: '127.0.0.1', DB_SSLMODE: 'sometimes' }, variable: 'DB_SSLMODE' }
+  ]
+  // One after another: each start-up loads the whole app first, several seconds on a busy machine.
+  for (const { env, variable } of cases) {
+    const started = Date.now()
+    const server = start(t, { DATA_DIR: tempDir(t, 'chat-bad-'), ...env })
+    let timer: NodeJS.Timeout | undefined
+    const code = await Promise.race([server.exited, new Promise<string>(resolve => { timer = setTimeout(() => resolve('still running'), 60_000) })])
+    clearTimeout(timer)
+    const label = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')
+    t.not(code, 0, `${label}: exits non-zero`)
+    t.not(code, 'still running', `${label}: exits`)
+    const lines = server.stderr().split('\n').filter(line => line.trim() !== '')
+    t.equal(lines.length, 1, `${label}: one line on stderr: ${server.stderr()}`)
+    t.match(lines[0], new RegExp(`\\b${variable}\\b`), `${label}: the line names ${variable}`)
+    t.comment(`${label}: refused in ${((Date.now() - started) / 1000).toFixed(2)} s`)
+  }
+})
