@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import t, { type Test } from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const SECRET = 'a-production-secret-of-at-least-32-chars'
+/** Development without a JWT_SECRET would write one under DATA_DIR: keep it in memory. */
+const base = { DATA_DIR: 'memory://' }
+
+function throwsNaming (t: Test, env: Record<string, string>, variable: string, label: string): void {
+  try {
+    loadConfig(env)
+    t.fail(`${label}: expected a ConfigError`)
+  } catch (err) {
+    t.ok(err instanceof ConfigError, `${label}: a ConfigError`)
+    t.match((err as Error).message, new RegExp(`^${variable} `), `${label}: the message starts with ${variable}`)
+    t.notMatch((err as Error).message, /\n/, `${label}: one line`)
+  }
+}
+
+t.test('defaults', async t => {
+  const config = loadConfig(base)
+  t.equal(config.port, 8080)
+  t.equal(config.host, '0.0.0.0')
+  t.equal(config.environment, 'development')
+  t.equal(config.logLevel, 'info')
+  t.equal(config.databaseUrl, undefined, 'no database configured: the embedded engine')
+  t.equal(config.jwt.expiresIn, '24h')
+  t.equal(config.jwt.issuer, 'chat-app')
+  t.equal(config.jwt.audience, 'chat-app')
+  t.ok(config.jwt.secret.length >= 32, 'a generated development secret')
+  t.equal(config.bcryptCost, 12)
+  t.equal(config.corsOrigins, true, 'any origin in development')
+  t.equal(config.redisUrl, undefined)
+  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300 })
+  t.equal(loadConfig({ JWT_SECRET: SECRET }).dataDir, resolve('./data'), 'DATA_DIR defaults to ./data')
+})
+
+t.test('a generated development secret is kept under DATA_DIR and reused', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const first = loadConfig({ DATA_DIR: dir })
+  t.match(first.warnings.join('\n'), /JWT_SECRET/, 'with a warning')
+  const file = join(dir, 'jwt-secret')
+  t.equal(readFileSync(file, 'utf8').trim(), first.jwt.secret)
+  t.equal(statSync(file).mode & 0o077, 0, 'readable by its owner only')
+  t.equal(loadConfig({ DATA_DIR: dir }).jwt.secret, first.jwt.secret, 'the same secret after a restart')
+})
+
+t.test('port: PORT, or the seed\'s APP_PORT', async t => {
+  t.equal(loadConfig({ ...base, APP_PORT: '3000' }).port, 3000)
+  t.equal(loadConfig({ ...base, PORT: '4000' }).port, 4000)
+  t.equal(loadConfig({ ...base, PORT: '4000', APP_PORT: '3000' }).port, 4000, 'PORT wins')
+  t.equal(loadConfig({ ...base, PORT: '0' }).port, 0, 'port 0: any free port')
+  for (const value of ['abc', '-1', '65536', '80.5', '8080x']) throwsNaming(t, { ...base, PORT: value }, 'PORT', `PORT=${value}`)
+  throwsNaming(t, { ...base, APP_PORT: 'http' }, 'APP_PORT', 'APP_PORT=http')
+})
+
+t.test('database: DATABASE_URL, or the seed\'s DB_* variables', async t => {
+  t.equal(loadConfig({ ...base, DATABASE_URL: 'postgres://u:p@db.example:5432/chat?sslmode=require' }).databaseUrl,
+    'postgres://u:p@db.example:5432/chat?sslmode=require')
+  const seed = loadConfig({ ...base, DB_HOST: 'db.internal', DB_PORT: '6543', DB_NAME: 'chat_app', DB_USER: 'chat', DB_PASSWORD: 'p@ss word/', DB_SSLMODE: 'require' })
+  const url = new URL(seed.databaseUrl!)
+  t.equal(url.protocol, 'postgres:')
+  t.equal(url.hostname, 'db.internal')
+  t.equal(url.port, '6543')
+  t.equal(url.pathname, '/chat_app')
+  t.equal(decodeURIComponent(url.username), 'chat')
+  t.equal(decodeURIComponent(url.password), 'p@ss word/', 'the password is escaped and survives')
+  t.equal(url.searchParams.get('sslmode'), 'require')
+
+  const minimal = new URL(loadConfig({ ...base, DB_HOST: 'localhost' }).databaseUrl!)
+  t.equal(minimal.port, '5432')
+  t.equal(minimal.searchParams.get('sslmode'), 'disable')
+  t.equal(minimal.password, '')
+
+  t.equal(loadConfig({ ...base, DATABASE_URL: 'postgres://a@x/one', DB_HOST: 'other' }).databaseUrl, 'postgres://a@x/one', 'DATABASE_URL wins over DB_HOST')
+  t.equal(loadConfig({ ...base, DB_NAME: 'only-name' }).databaseUrl, undefined, 'DB_* without DB_HOST: embedded')
+
+  throwsNaming(t, { ...base, DB_HOST: 'h', DB_SSLMODE: 'sometimes' }, 'DB_SSLMODE', 'bad sslmode')
+  throwsNaming(t, { ...base, DB_HOST: 'h', DB_PORT: 'x' }, 'DB_PORT', 'bad DB_PORT')
+  throwsNaming(t, { ...base, DATABASE_URL: 'not a url' }, 'DATABASE_URL', 'not a URL')
+  throwsNaming(t, { ...base, DATABASE_URL: 'mysql://u@h/db' }, 'DATABASE_URL', 'not postgres')
+})
+
+t.test('production needs a JWT_SECRET of at least 32 characters', async t => {
+  throwsNaming(t, { ...base, ENVIRONMENT: 'production' }, 'JWT_SECRET', 'missing')
+  throwsNaming(t, { ...base, ENVIRONMENT: 'production', JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET', '31 characters')
+  throwsNaming(t, { ...base, NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET', 'NODE_ENV=production')
+  const ok = loadConfig({ ...base, ENVIRONMENT: 'production', JWT_SECRET: SECRET })
+  t.equal(ok.environment, 'production')
+  t.equal(ok.jwt.secret, SECRET)
+  t.equal(ok.corsOrigins, false, 'no CORS origins in production unless configured')
+  t.same(loadConfig({ ...base, ENVIRONMENT: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins,
+    ['https://a.example', 'https://b.example'])
+
+  const dev = loadConfig({ ...base, JWT_SECRET: 'short' })
+  t.equal(dev.jwt.secret, 'short', 'development accepts a short secret')
+  t.match(dev.warnings.join('\n'), /JWT_SECRET/, 'with a warning')
+  throwsNaming(t, { ...base, ENVIRONMENT: 'staging' }, 'ENVIRONMENT', 'unknown environment')
+})
+
+t.test('JWT_EXPIRES_IN uses the seed\'s syntax', async t => {
+  for (const value of ['24h', '15m', '30s', '7d', '500ms']) t.equal(loadConfig({ ...base, JWT_EXPIRES_IN: value }).jwt.expiresIn, value)
+  for (const value of ['24', 'forever', '1 day', '-5m', '15M', 'h']) throwsNaming(t, { ...base, JWT_EXPIRES_IN: value }, 'JWT_EXPIRES_IN', `JWT_EXPIRES_IN=${value}`)
+})
+
+t.test('BCRYPT_COST is 10..15', async t => {
+  t.equal(loadConfig({ ...base, BCRYPT_COST: '10' }).bcryptCost, 10)
+  t.equal(loadConfig({ ...base, BCRYPT_COST: '15' }).bcryptCost, 15)
+  for (const value of ['9', '16', '4', 'twelve', '12.5']) throwsNaming(t, { ...base, BCRYPT_COST: value }, 'BCRYPT_COST', `BCRYPT_COST=${value}`)
+})
+
+t.test('other variables are validated too', async t => {
+  t.equal(loadConfig({ ...base, RATE_LIMIT_ENABLED: 'false' }).rateLimit.enabled, false)
+  t.match(loadConfig({ ...base, RATE_LIMIT_ENABLED: 'false' }).warnings.join('\n'), /RATE_LIMIT_ENABLED/)
+  t.equal(loadConfig({ ...base, RATE_LIMIT_ENABLED: 'TRUE' }).rateLimit.enabled, true)
+  throwsNaming(t, { ...base, RATE_LIMIT_ENABLED: 'maybe' }, 'RATE_LIMIT_ENABLED', 'not a boolean')
+  throwsNaming(t, { ...base, RATE_LIMIT_MESSAGES: '0' }, 'RATE_LIMIT_MESSAGES', 'a zero limit')
+  t.equal(loadConfig({ ...base, RATE_LIMIT_LOGIN: '5' }).rateLimit.login, 5)
+  throwsNaming(t, { ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'unknown log level')
+  t.equal(loadConfig({ ...base, LOG_LEVEL: 'debug' }).logLevel, 'debug')
+  throwsNaming(t, { ...base, REDIS_URL: 'http://cache' }, 'REDIS_URL', 'not redis://')
+  t.equal(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl, 'redis://127.0.0.1:6379')
+  t.equal(loadConfig({ ...base, HOST: '127.0.0.1' }).host, '127.0.0.1')
+  t.equal(loadConfig({ ...base, PORT: '   ' }).port, 8080, 'a blank value counts as unset')
+})
