@@ -1,0 +1,73 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import pg from 'pg'
+
+/** The PostgreSQL server the bench creates its databases on (a throwaway database per run). */
+export const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** The JWT secret every server in the bench runs with; the bench signs its own tokens with it. */
+export const JWT_SECRET = 'bench-secret-' + randomBytes(24).toString('hex')
+/** The defaults of src/config.ts (JWT_ISSUER, JWT_AUDIENCE). */
+const ISSUER = 'chat-app'
+const AUDIENCE = 'chat-app'
+
+const created = new Set<string>()
+
+export async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Creates an empty database for this run; returns its URL. */
+export async function createDatabase (): Promise<string> {
+  const name = `chat_bench_${process.pid}_${randomBytes(3).toString('hex')}`
+  await withClient(adminUrl, async c => { await c.query(`CREATE DATABASE ${name}`) })
+  created.add(name)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** Drops every database this run created. */
+export async function dropDatabases (): Promise<void> {
+  for (const name of created) {
+    try {
+      await withClient(adminUrl, async c => { await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) })
+      created.delete(name)
+    } catch (err) {
+      process.stderr.write(`could not drop database ${name}: ${(err as Error).message}\n`)
+    }
+  }
+}
+
+/** An HS256 token as plugins/auth.ts signs them (sub, role, iss, aud, exp). */
+export function signToken (userId: number, ttlSeconds = 3600): string {
+  const now = Math.floor(Date.now() / 1000)
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: String(userId), role: 'user', iat: now, exp: now + ttlSeconds, iss: ISSUER, aud: AUDIENCE })}`
+  return `${body}.${createHmac('sha256', JWT_SECRET).update(body).digest('base64url')}`
+}
+
+export interface Seeded { roomId: number, userIds: number[] }
+
+/**
+ * `count` users (who cannot log in: their hash matches no password) and one room they all belong
+ * to, written straight into the database: registering thousands through bcrypt would take minutes.
+ */
+export async function seedRoom (url: string, prefix: string, count: number): Promise<Seeded> {
+  return await withClient(url, async c => {
+    const users = await c.query<{ id: number }>(
+      `INSERT INTO users (email, username, password_hash)
+       SELECT $1 || g || '@bench.invalid', $1 || g, '$2b$04$' || repeat('x', 53) FROM generate_series(1, $2::int) g
+       RETURNING id`, [prefix, count])
+    const userIds = users.rows.map(r => r.id)
+    const room = await c.query<{ id: number }>('INSERT INTO rooms (name, created_by) VALUES ($1, $2) RETURNING id', [`${prefix} room`, userIds[0]])
+    const roomId = room.rows[0]!.id
+    await c.query('INSERT INTO room_members (room_id, user_id) SELECT $1, unnest($2::int[])', [roomId, userIds])
+    return { roomId, userIds }
+  })
+}

@@ -1,0 +1,113 @@
+import { Agent, request } from 'node:http'
+import autocannon from 'autocannon'
+import { sleep } from './proc.js'
+
+export interface LoadResult {
+  /** 2xx responses per second over the run. */
+  rps: number
+  /** Latency in ms. */
+  mean: number
+  p50: number
+  p99: number
+  ok: number
+  /** Non-2xx responses plus connection errors and timeouts. */
+  failed: number
+  seconds: number
+}
+
+export interface LoadOptions {
+  url: string
+  connections: number
+  seconds: number
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+}
+
+/** One autocannon run. */
+export async function load (options: LoadOptions): Promise<LoadResult> {
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    autocannon({
+      url: options.url,
+      connections: options.connections,
+      duration: options.seconds,
+      method: options.method ?? 'GET',
+      headers: options.body === undefined ? options.headers : { 'content-type': 'application/json', ...options.headers },
+      body: options.body,
+      timeout: 10
+    }, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res) })
+  })
+  const ok = result['2xx']
+  return {
+    rps: ok / result.duration,
+    mean: result.latency.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok,
+    failed: result.non2xx + result.errors + result.timeouts,
+    seconds: result.duration
+  }
+}
+
+/** A short run whose figures are thrown away (JIT, pools, caches). */
+export async function warmUp (options: LoadOptions, seconds: number): Promise<void> {
+  await load({ ...options, seconds })
+}
+
+/** The better of several runs (by req/s): on a noisy machine the best run is the least disturbed. */
+export function best (results: LoadResult[]): LoadResult {
+  return results.reduce((a, b) => (b.rps > a.rps ? b : a))
+}
+
+export function percentile (values: number[], p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+export function median (values: number[]): number {
+  return percentile(values, 50)
+}
+
+/**
+ * Sends one GET every `intervalMs` (one at a time, on a kept-alive connection) until `stop()`
+ * is called or `maxSeconds` pass; returns each latency in ms.
+ */
+export function probe (url: string, intervalMs: number, maxSeconds: number): { stop: () => Promise<{ latencies: number[], failed: number }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const latencies: number[] = []
+  let failed = 0
+  const state = { stopped: false }
+  const deadline = Date.now() + maxSeconds * 1000
+  const once = async (): Promise<void> => {
+    const started = performance.now()
+    await new Promise<void>(resolve => {
+      const req = request(url, { agent, timeout: 5000 }, res => {
+        res.resume()
+        res.on('end', () => {
+          if (res.statusCode === 200) latencies.push(performance.now() - started)
+          else failed++
+          resolve()
+        })
+      })
+      req.on('timeout', () => req.destroy(new Error('timeout')))
+      req.on('error', () => { failed++; resolve() })
+      req.end()
+    })
+  }
+  const loop = (async () => {
+    while (!state.stopped && Date.now() < deadline) {
+      const started = Date.now()
+      await once()
+      await sleep(Math.max(0, intervalMs - (Date.now() - started)))
+    }
+  })()
+  return {
+    stop: async () => {
+      state.stopped = true
+      await loop
+      agent.destroy()
+      return { latencies, failed }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root. */
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const tsxBin = join(root, 'node_modules', '.bin', 'tsx')
+
+/** A process this bench started (in its own process group, so stopping it stops tsx's child too). */
+export interface Child {
+  name: string
+  proc: ChildProcess
+  pid: number
+  /** The last lines it printed, for error messages. */
+  output: string[]
+  exited: Promise<number | null>
+  exitCode: number | null | undefined
+}
+
+const running = new Set<Child>()
+
+/** Starts `tsx <script>` from the repository root with the given environment. */
+export function startTs (name: string, script: string, env: NodeJS.ProcessEnv): Child {
+  const proc = spawn(tsxBin, [script], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`)
+  const output: string[] = []
+  const keep = (chunk: Buffer): void => {
+    output.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+    if (output.length > 50) output.splice(0, output.length - 50)
+  }
+  proc.stdout?.on('data', keep)
+  proc.stderr?.on('data', keep)
+  const child: Child = {
+    name,
+    proc,
+    pid: proc.pid,
+    output,
+    exitCode: undefined,
+    exited: new Promise(resolve => proc.once('exit', code => {
+      child.exitCode = code
+      running.delete(child)
+      resolve(code)
+    }))
+  }
+  running.add(child)
+  return child
+}
+
+function signalGroup (child: Child, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
+/** SIGTERM to the child's process group; SIGKILL when it has not exited within `graceMs`. */
+export async function stop (child: Child, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== undefined) return
+  signalGroup(child, 'SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = await Promise.race([
+    child.exited.then(() => false),
+    new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), graceMs) })
+  ])
+  clearTimeout(timer)
+  if (timedOut) {
+    signalGroup(child, 'SIGKILL')
+    await child.exited
+  }
+}
+
+/** Stops every child still running (in parallel). */
+export async function stopAll (): Promise<void> {
+  await Promise.all([...running].map(async child => { await stop(child, 5000) }))
+}
+
+/** Last resort at process exit: SIGKILL every child group still running. */
+export function killAllNow (): void {
+  for (const child of running) signalGroup(child, 'SIGKILL')
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/**
+ * Polls `url` until it answers 200; rejects when the child exits first or `timeoutMs` passes.
+ * Returns the milliseconds from `since` to the first 200.
+ */
+export async function waitHealthy (child: Child, url: string, timeoutMs: number, since = Date.now()): Promise<number> {
+  const deadline = since + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== undefined) {
+      throw new Error(`${child.name} exited (${child.exitCode}) before ${url} answered:\n  ${child.output.slice(-15).join('\n  ')}`)
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      await response.arrayBuffer()
+      if (response.status === 200) return Date.now() - since
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(25)
+  }
+  throw new Error(`${child.name}: ${url} did not answer 200 within ${timeoutMs} ms:\n  ${child.output.slice(-15).join('\n  ')}`)
+}
+
+function childrenOf (pid: number): number[] {
+  const found: number[] = []
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return found
+  }
+  for (const task of tasks) {
+    try {
+      found.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+    } catch {
+      // The task ended.
+    }
+  }
+  return found
+}
+
+/**
+ * The process that actually runs the script: `tsx` starts node as a child (which may start an
+ * esbuild service of its own), so this is the deepest descendant whose command line names the script.
+ */
+export function serverPid (child: Child, script = 'src/server.ts'): number {
+  let found = child.pid
+  let level = [child.pid]
+  for (let depth = 0; depth < 5 && level.length > 0; depth++) {
+    level = level.flatMap(childrenOf)
+    for (const pid of level) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)) found = pid
+      } catch {
+        // It ended.
+      }
+    }
+  }
+  return found
+}
+
+/** Resident set size of a process, in KiB (/proc/PID/status VmRSS). */
+export function rssKiB (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+  if (match?.[1] === undefined) throw new Error(`no VmRSS for process ${pid}`)
+  return Number(match[1])
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat; threads included. */
+export function cpuSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
