@@ -19,7 +19,8 @@ export const MessageList = Type.Array(Type.Ref(Message), { $id: 'MessageList', t
 
 export const SendMessageBody = Type.Object({
   room_id: Id,
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT, pattern: NO_NUL, description: '1 to 4,000 characters after trimming; no NUL', examples: ['Hello, everyone!'] }),
+  // The bound applies after trimming (the domain checks it), so the raw string is bounded only by the body limit.
+  content: Type.String({ minLength: 1, pattern: NO_NUL, description: '1 to 4,000 characters after trimming (stored trimmed); no NUL', examples: ['Hello, everyone!'] }),
   client_msg_id: Type.Optional(Type.String({
     minLength: 1,
     maxLength: MAX_CLIENT_MSG_ID,

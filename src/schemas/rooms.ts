@@ -21,7 +21,7 @@ export const RoomSummary = Type.Object({
 export const RoomList = Type.Array(Type.Ref(RoomSummary), { $id: 'RoomList', title: 'RoomList' })
 
 export const CreateRoomBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 255, pattern: NO_NUL, description: '1 to 255 characters after trimming', examples: ['General Discussion'] }),
+  name: Type.String({ minLength: 1, pattern: NO_NUL, description: '1 to 255 characters after trimming (the bound applies to the trimmed name)', examples: ['General Discussion'] }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 2000, pattern: NO_NUL }), Type.Null()], { examples: ['A place for general topics'] }))
 }, { $id: 'CreateRoomRequest', title: 'CreateRoomRequest', additionalProperties: false })
 

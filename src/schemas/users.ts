@@ -11,7 +11,7 @@ export const User = Type.Object({
 export const RegisterBody = Type.Object({
   email: Type.String({ format: 'email', maxLength: 255, examples: ['user@example.com'] }),
   password: Type.String({ minLength: 8, maxLength: 128, pattern: NO_NUL, description: '8 to 128 characters, not a commonly used password', examples: ['SecureP@ssw0rd'] }),
-  username: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL, examples: ['johndoe'] })
+  username: Type.String({ minLength: 1, pattern: NO_NUL, description: '1 to 100 characters after trimming', examples: ['johndoe'] })
 }, { $id: 'RegisterRequest', title: 'RegisterRequest', additionalProperties: false })
 
 export const LoginBody = Type.Object({

@@ -78,6 +78,8 @@ t.test('messages', async t => {
 
     const max = await send(room, 'y'.repeat(4000))
     t.equal(max.content.length, 4000, 'exactly 4000 characters are accepted')
+    const padded = await send(room, `  ${'p'.repeat(4000)}\n `)
+    t.equal(padded.content, 'p'.repeat(4000), 'the bound applies after trimming: 4000 characters with whitespace around are accepted, stored trimmed')
     const emoji = '\u{1F600}'.repeat(4000)
     const wide = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: alice.auth, payload: { room_id: room, content: emoji } })
     t.equal(wide.statusCode, 201, '4000 characters outside the BMP count as 4000, not 8000')

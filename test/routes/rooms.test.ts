@@ -131,6 +131,9 @@ t.test('rooms', async t => {
     const padded = await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name: ` ${'p'.repeat(253)} ` } })
     t.equal(padded.statusCode, 201, '253 characters with spaces around fit after trimming')
     t.equal(json(padded).name, 'p'.repeat(253))
+    const paddedMax = await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name: `  ${'q'.repeat(255)}  ` } })
+    t.equal(paddedMax.statusCode, 201, 'the 255 bound applies after trimming')
+    t.equal(json(paddedMax).name, 'q'.repeat(255))
   })
 
   t.test('every room route needs a token (401)', async t => {

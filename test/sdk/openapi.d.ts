@@ -271,7 +271,10 @@ export interface components {
              * @example SecureP@ssw0rd
              */
             password: string;
-            /** @example johndoe */
+            /**
+             * @description 1 to 100 characters after trimming
+             * @example johndoe
+             */
             username: string;
         };
         /** LoginRequest */
@@ -328,7 +331,7 @@ export interface components {
         /** CreateRoomRequest */
         CreateRoomRequest: {
             /**
-             * @description 1 to 255 characters after trimming
+             * @description 1 to 255 characters after trimming (the bound applies to the trimmed name)
              * @example General Discussion
              */
             name: string;
@@ -374,7 +377,7 @@ export interface components {
             /** @description A positive integer id */
             room_id: number;
             /**
-             * @description 1 to 4,000 characters after trimming; no NUL
+             * @description 1 to 4,000 characters after trimming (stored trimmed); no NUL
              * @example Hello, everyone!
              */
             content: string;
