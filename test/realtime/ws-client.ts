@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket, { type ClientOptions } from 'ws'
+import { checkServerFrame } from '../asyncapi-validator.js'
 
 /** How long any wait may take before the test fails with a description instead of hanging (never an assertion about speed). */
 export const PATIENCE_MS = 20_000
@@ -19,17 +20,23 @@ export async function listen (app: FastifyInstance): Promise<string> {
 
 /**
  * A real `ws` client that records every frame it receives, so a test can wait for the next frame
- * that matches, in arrival order, without racing the server.
+ * that matches, in arrival order, without racing the server. Every frame is also checked against
+ * asyncapi.yaml; a frame the document does not describe fails the test that opened the socket.
  */
 export class TestSocket {
   readonly received: Frame[] = []
   private readonly unread: Frame[] = []
   private waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
+  /** Frames that do not match asyncapi.yaml, described; thrown at the test's teardown. */
+  private readonly violations: string[] = []
   readonly closed: Promise<{ code: number, reason: string }>
 
   private constructor (readonly ws: WebSocket) {
     ws.on('message', data => {
-      const frame = JSON.parse(String(data)) as Frame
+      const text = String(data)
+      const problem = checkServerFrame(text)
+      if (problem !== undefined) this.violations.push(problem)
+      const frame = JSON.parse(text) as Frame
       this.received.push(frame)
       const i = this.waiters.findIndex(w => w.match(frame))
       if (i >= 0) {
@@ -47,7 +54,10 @@ export class TestSocket {
     const target = options.token === undefined ? url : `${url}?token=${encodeURIComponent(options.token)}`
     const ws = new WebSocket(target, options.protocols, options.ws)
     const socket = new TestSocket(ws)
-    t.teardown(() => { ws.terminate() })
+    t.teardown(() => {
+      ws.terminate()
+      if (socket.violations.length > 0) throw new Error(`frames that do not match asyncapi.yaml:\n${socket.violations.join('\n')}`)
+    })
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve)
       ws.once('error', reject)

@@ -1,0 +1,9 @@
+// Writes asyncapi.yaml (the WebSocket protocol, AsyncAPI 3) from the frame schemas: `npm run asyncapi`.
+// scripts/openapi.ts imports this file, so `npm run openapi` writes it too.
+// test/asyncapi.test.ts fails when the file differs from what the code generates.
+import { writeFileSync } from 'node:fs'
+import { generateAsyncApi } from '../src/asyncapi.js'
+
+const file = new URL('../asyncapi.yaml', import.meta.url)
+writeFileSync(file, generateAsyncApi())
+console.log(`wrote ${file.pathname}`)
