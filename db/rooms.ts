@@ -58,3 +58,9 @@ export async function roomIdsOfUser (db: Db, userId: number): Promise<number[]> 
   const rows = await db.selectFrom('room_members').select('room_id').where('user_id', '=', userId).execute()
   return rows.map(r => r.room_id)
 }
+
+/** The ids of a room's members, ascending. */
+export async function memberIdsOfRoom (db: Db, roomId: number): Promise<number[]> {
+  const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('user_id').execute()
+  return rows.map(r => r.user_id)
+}

@@ -4,11 +4,12 @@ import fp from 'fastify-plugin'
 import type { Config } from '../src/config.js'
 import { unauthorized } from '../src/errors.js'
 
-export interface AuthUser { id: number, role: string }
+/** The token's user; `exp` (seconds since the epoch) is when the token expires. */
+export interface AuthUser { id: number, role: string, exp?: number }
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string, role: string }
+    payload: { sub: string, role: string, exp?: number }
     user: AuthUser
   }
 }
@@ -53,7 +54,7 @@ export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) 
     sign: { algorithm: 'HS256', iss: issuer, aud: audience, expiresIn },
     // HS256 only: a token signed with `none` or any other algorithm is refused.
     verify: { algorithms: ['HS256'], allowedIss: issuer, allowedAud: audience, requiredClaims: ['sub', 'exp', 'iss', 'aud'], extractToken },
-    formatUser: payload => ({ id: Number(payload.sub), role: payload.role })
+    formatUser: payload => ({ id: Number(payload.sub), role: payload.role, exp: payload.exp })
   })
 
   app.decorate('signToken', (user: { id: number, role: string }) => app.jwt.sign({ sub: String(user.id), role: user.role }))

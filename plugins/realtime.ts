@@ -1,7 +1,12 @@
 import fastifyWebsocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
+import { roomIdsOfUser } from '../db/rooms.js'
+import { findUserById } from '../db/users.js'
 import { type Fanout, localFanout, redisFanout } from '../src/realtime/fanout.js'
 import { CloseCode, Hub } from '../src/realtime/hub.js'
+import { announce, localPresence, type Presence, redisPresence } from '../src/realtime/presence.js'
+import { Throttle } from '../src/realtime/throttle.js'
+import { TYPING_INTERVAL_MS } from '../src/schemas/realtime.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,6 +15,10 @@ declare module 'fastify' {
       hub: Hub
       /** How events reach every instance's sockets (in-process, or Redis pub/sub). */
       fanout: Fanout
+      /** Who has a socket open, on any instance. */
+      presence: Presence
+      /** `typing` events forwarded per user and room: one per 2 s. */
+      typing: Throttle
     }
   }
 }
@@ -25,6 +34,8 @@ export interface RealtimeOptions {
   maxBufferedBytes?: number
   /** Largest frame a client may send; a bigger one closes the socket with 1009. Default 64 KiB. */
   maxPayload?: number
+  /** With Redis: how long a crashed instance's users stay online (its presence share's time to live). Default 30 s. */
+  presenceTtlMs?: number
 }
 
 /** How long shutdown waits for clients to finish the closing handshake before dropping them. */
@@ -43,11 +54,38 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const fanout = opts.redisUrl === undefined
     ? localFanout(hub)
     : await redisFanout(hub, { url: opts.redisUrl, scope: opts.scope, log: app.log })
-  app.decorate('realtime', { hub, fanout })
+  /** Announces users to their rooms' members; looks up what the caller does not know (a swept user, a REST join). */
+  async function announceFromDb (userId: number, roomIds: number[] | undefined, status: 'online' | 'offline'): Promise<void> {
+    const user = await findUserById(app.db, userId)
+    if (user === undefined) return
+    announce(fanout, user, roomIds ?? await roomIdsOfUser(app.db, userId), status)
+  }
+  const presence = opts.redisUrl === undefined
+    ? localPresence()
+    : redisPresence({
+      url: opts.redisUrl,
+      scope: opts.scope,
+      log: app.log,
+      ttlMs: opts.presenceTtlMs,
+      onSwept: userIds => {
+        for (const userId of userIds) {
+          announceFromDb(userId, undefined, 'offline').catch((err: unknown) => { app.log.warn({ err }, 'could not announce a swept user offline') })
+        }
+      }
+    })
+  const typing = new Throttle(TYPING_INTERVAL_MS)
+  app.decorate('realtime', { hub, fanout, presence, typing })
 
   const unsubscribe = app.events.subscribe(event => {
-    if (event.type === 'member:joined') fanout.publishJoin(event.user_id, event.room_id)
-    else fanout.publishRoom(event.room_id, Buffer.from(JSON.stringify({ type: event.type, payload: event.payload })), event.payload.seq)
+    if (event.type === 'member:joined') {
+      fanout.publishJoin(event.user_id, event.room_id)
+      // A new member who is online shows up as online to the room's other members.
+      presence.online([event.user_id])
+        .then(async online => { if (online.has(event.user_id)) await announceFromDb(event.user_id, [event.room_id], 'online') })
+        .catch((err: unknown) => { app.log.warn({ err }, 'could not announce a new member\'s presence') })
+    } else {
+      fanout.publishRoom(event.room_id, Buffer.from(JSON.stringify({ type: event.type, payload: event.payload })), event.payload.seq)
+    }
   })
 
   // Before @fastify/websocket's own preClose (which closes without a code): every socket gets 1001.
@@ -76,6 +114,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   })
 
   const heartbeat = setInterval(() => {
+    typing.prune()
     for (const client of hub.clients) {
       if (!client.alive) {
         client.socket.terminate()
@@ -90,6 +129,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   app.addHook('onClose', async () => {
     clearInterval(heartbeat)
     unsubscribe()
+    await presence.close()
     await fanout.close()
   })
 }, { name: 'realtime', dependencies: ['auth', 'events', 'db'] })

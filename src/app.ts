@@ -25,7 +25,7 @@ export interface BuildOptions {
   /** Fastify's logger option; default: pino at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger']
   /** Realtime tuning (tests): heartbeat interval, slow-consumer threshold. */
-  realtime?: Pick<RealtimeOptions, 'heartbeatMs' | 'maxBufferedBytes'>
+  realtime?: Pick<RealtimeOptions, 'heartbeatMs' | 'maxBufferedBytes' | 'presenceTtlMs'>
 }
 
 /** 64 KiB: room for a 4,000-character message in any script, refusing anything bigger. */

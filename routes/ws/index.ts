@@ -2,14 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { roomIdsOfUser } from '../../db/rooms.js'
+import { findUserById } from '../../db/users.js'
 import type { Config } from '../../src/config.js'
-import { forbidden } from '../../src/errors.js'
-import { serveSocket } from '../../src/realtime/connection.js'
+import { forbidden, unauthorized } from '../../src/errors.js'
+import { serveSocket, type SocketStart } from '../../src/realtime/connection.js'
+import { parseSince } from '../../src/realtime/frames.js'
 import { authErrors, bearer, ErrorResponse, errors } from '../../src/schemas/common.js'
 import { WsQuery } from '../../src/schemas/realtime.js'
 
-/** The rooms a user belongs to, looked up before the upgrade so the socket is subscribed the moment it opens. */
-const roomsOf = new WeakMap<FastifyRequest, number[]>()
+/** The user, their rooms and `?since=`, looked up before the upgrade so the socket is subscribed the moment it opens. */
+const startOf = new WeakMap<FastifyRequest, SocketStart>()
 
 const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'corsOrigins'> }> = async function (app, opts) {
   const { environment, corsOrigins } = opts.config
@@ -27,26 +29,38 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'cors
     url: '',
     config: { websocketToken: true },
     onRequest: [checkOrigin, app.authenticate],
-    preHandler: async request => { roomsOf.set(request, await roomIdsOfUser(app.db, request.user.id)) },
+    preHandler: async request => {
+      const { since } = request.query as { since?: string }
+      const rooms = since === undefined ? undefined : parseSince(since)
+      const [user, roomIds] = await Promise.all([findUserById(app.db, request.user.id), roomIdsOfUser(app.db, request.user.id)])
+      // A token of a user who no longer exists names nobody.
+      if (user === undefined) throw unauthorized('Missing or invalid authentication token')
+      startOf.set(request, { user: { id: user.id, username: user.username }, roomIds, since: rooms, exp: request.user.exp })
+    },
     schema: {
       operationId: 'openWebSocket',
       tags: ['messages'],
       summary: 'Open the realtime WebSocket (upgrade)',
       description: 'A WebSocket upgrade. The token goes in `Authorization: Bearer`, in `?token=`, or as the subprotocols ' +
         '`bearer, <token>`; without a valid one the upgrade is refused with 401 before any socket opens. ' +
-        'Frames are JSON `{"type", "payload"}`: the client sends `message:send` and `room:join`; the server sends ' +
-        '`message:new`, `room:joined` and `error`. See README.md for the protocol.',
+        'Frames are JSON `{"type", "payload"}`: the client sends `message:send`, `room:join`, `sync`, `typing` and ' +
+        '`presence:get`; the server sends `message:new`, `room:joined`, `sync:reset`, `sync:done`, `typing`, `presence`, ' +
+        '`presence:list` and `error`. `?since=<room_id>:<seq>,...` catches up at once, as a `sync` frame sent right after ' +
+        'connecting would. The socket is closed with 4401 when the token expires. See README.md and asyncapi.yaml for the protocol.',
       security: bearer,
       querystring: WsQuery,
       response: {
         101: Type.Null({ description: 'Switching Protocols: the socket is open and subscribed to the user\'s rooms' }),
+        400: Type.Ref(ErrorResponse, { description: 'Invalid `since`: the `error` names it' }),
         403: Type.Ref(ErrorResponse, { description: 'In production: the page\'s Origin is not in CORS_ORIGINS' }),
         426: Type.Ref(ErrorResponse, { description: 'A plain HTTP request: this route only accepts a WebSocket upgrade' }),
         ...errors(...authErrors)
       }
     },
     wsHandler (socket, request) {
-      serveSocket(app, socket, request, roomsOf.get(request) ?? [])
+      const start = startOf.get(request)
+      if (start === undefined) socket.close(4401, 'Not authenticated')
+      else serveSocket(app, socket, request, start)
     },
     handler: async (_request, reply) => await reply.code(426).header('upgrade', 'websocket')
       .send({ error: 'GET /ws must be a WebSocket upgrade request', code: 'UPGRADE_REQUIRED' })

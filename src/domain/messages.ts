@@ -6,8 +6,8 @@ import { MAX_CONTENT, type MessageView, type SendMessageInput } from '../schemas
 import type { RoomEvents } from './bus.js'
 import { trimmed } from './text.js'
 
-/** 404 for a room that doesn't exist, 403 for a user who is not a member. */
-async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
+/** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
+export async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
   const access = await roomAccess(db, roomId, userId)
   if (!access.exists) throw notFound('Room not found', 'ROOM_NOT_FOUND')
   if (!access.member) throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')

@@ -8,8 +8,11 @@ import type { Hub } from './hub.js'
  * depends on Redis; with Redis, the same event also goes to the other instances.
  */
 export interface Fanout {
-  /** Delivers an already-serialized frame to every socket subscribed to the room, on every instance. `seq`: the message's position in the room. */
-  publishRoom: (roomId: number, frame: Buffer, seq?: number) => void
+  /**
+   * Delivers an already-serialized frame to every socket subscribed to the room, on every instance.
+   * `seq`: the message's position in the room; `exceptUserId`: skip that user's sockets.
+   */
+  publishRoom: (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number) => void
   /** Subscribes every socket of the user, on every instance, to the room (the user joined it). */
   publishJoin: (userId: number, roomId: number) => void
   close: () => Promise<void>
@@ -17,7 +20,7 @@ export interface Fanout {
 
 export function localFanout (hub: Hub): Fanout {
   return {
-    publishRoom: (roomId, frame, seq) => { hub.deliver(roomId, frame, seq) },
+    publishRoom: (roomId, frame, seq, exceptUserId) => { hub.deliver(roomId, frame, seq, exceptUserId) },
     publishJoin: (userId, roomId) => { hub.subscribeUser(userId, roomId) },
     close: async () => {}
   }
@@ -50,6 +53,7 @@ export function channelFor (scope: string): string {
  * serializes it again):
  *
  *     <instance id> r <room id> <seq>\n<frame>      deliver <frame> (a message at <seq>, 0: none) to the room's sockets
+ *     <instance id> r <room id> 0 <user id>\n<frame>  the same, skipping that user's sockets (typing, presence)
  *     <instance id> j <user id> <room id>\n   subscribe the user's sockets to the room
  *
  * An instance delivers its own events locally before publishing and skips them when Redis echoes
@@ -85,11 +89,11 @@ export async function redisFanout (hub: Hub, options: RedisFanoutOptions): Promi
   subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
     const newline = message.indexOf(10)
     if (newline < 0) return
-    const [origin, kind, a, b] = message.subarray(0, newline).toString().split(' ')
+    const [origin, kind, a, b, c] = message.subarray(0, newline).toString().split(' ')
     if (origin === instanceId) return
     if (kind === 'r') {
       const seq = Number(b)
-      hub.deliver(Number(a), message.subarray(newline + 1), seq > 0 ? seq : undefined)
+      hub.deliver(Number(a), message.subarray(newline + 1), seq > 0 ? seq : undefined, c === undefined ? undefined : Number(c))
     } else if (kind === 'j') {
       hub.subscribeUser(Number(a), Number(b))
     }
@@ -111,9 +115,9 @@ export async function redisFanout (hub: Hub, options: RedisFanoutOptions): Promi
   }
 
   return {
-    publishRoom (roomId, frame, seq) {
-      hub.deliver(roomId, frame, seq)
-      publish(`r ${roomId} ${seq ?? 0}`, frame)
+    publishRoom (roomId, frame, seq, exceptUserId) {
+      hub.deliver(roomId, frame, seq, exceptUserId)
+      publish(`r ${roomId} ${seq ?? 0}${exceptUserId === undefined ? '' : ` ${exceptUserId}`}`, frame)
     },
     publishJoin (userId, roomId) {
       hub.subscribeUser(userId, roomId)

@@ -38,6 +38,25 @@ export function parseClientFrame (data: Buffer | ArrayBuffer | Buffer[], isBinar
   return { type, payload } as ClientFrame
 }
 
+/**
+ * `?since=<room_id>:<seq>,...` on connect, as the `rooms` of a `sync` frame (checked by the same
+ * schema). A room named twice keeps its last seq. Throws AppError (400) naming `since`.
+ */
+export function parseSince (since: string): ClientPayload<'sync'>['rooms'] {
+  const rooms: Record<string, number> = {}
+  for (const pair of since.split(',')) {
+    const [room = '', seq = ''] = pair.split(':')
+    rooms[room] = Number(seq)
+  }
+  const payload = { rooms }
+  const check = payloadChecks.sync
+  if (!check.Check(payload)) {
+    const first = check.Errors(payload).First()
+    throw badRequest(`since: ${first === undefined ? 'invalid' : describe(first)}`, 'VALIDATION_ERROR')
+  }
+  return rooms
+}
+
 function toText (data: Buffer | ArrayBuffer | Buffer[]): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
   return Buffer.from(data as ArrayBuffer).toString('utf8')

@@ -4,10 +4,14 @@ import type { WebSocket } from 'ws'
 export const CloseCode = {
   /** The server is shutting down. */
   GOING_AWAY: 1001,
+  /** Abuse: the socket kept sending frames the rate limit refused. */
+  POLICY_VIOLATION: 1008,
   /** A frame over the size limit (sent by `ws` itself, from `maxPayload`). */
   TOO_BIG: 1009,
   /** The client reads too slowly: its unsent buffer passed the limit. */
-  TRY_AGAIN_LATER: 1013
+  TRY_AGAIN_LATER: 1013,
+  /** The token the socket was opened with has expired (or was never valid): log in again. */
+  UNAUTHORIZED: 4401
 } as const
 
 /** One open socket and what it listens to. */
@@ -22,6 +26,10 @@ export class Client {
   readonly floor = new Map<number, number>()
   /** Per room, seqs delivered live since the last catch-up of that room, so a catch-up skips them. */
   readonly liveSeen = new Map<number, Set<number>>()
+  /** When this socket's recent sends were refused by the rate limit (ms timestamps, oldest first). */
+  readonly refusedSends: number[] = []
+  /** The rooms it was subscribed to when the hub let it go (the user's offline announcement goes there). */
+  roomsAtRemoval: number[] = []
 
   constructor (readonly socket: WebSocket, readonly userId: number) {}
 }
@@ -61,6 +69,7 @@ export class Hub {
     if (!this.clients.delete(client)) return
     removeFrom(this.byUser, client.userId, client)
     for (const roomId of client.rooms) removeFrom(this.byRoom, roomId, client)
+    client.roomsAtRemoval = [...client.rooms]
     client.rooms.clear()
     client.syncing.clear()
   }
@@ -80,18 +89,25 @@ export class Hub {
     for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId)
   }
 
+  /** Whether the user has a socket open on this instance. */
+  hasUser (userId: number): boolean {
+    return this.byUser.has(userId)
+  }
+
   /**
    * Sends one already-serialized frame to every local socket subscribed to the room.
    * The caller serializes once; every socket gets the same bytes. `seq` (a message's position in
    * the room) lets a socket that is catching up hold the frame back, or skip one it already got.
+   * `exceptUserId`: that user's sockets are skipped (their own typing and presence).
    * Returns how many sockets got it (or hold it).
    */
-  deliver (roomId: number, frame: Buffer, seq?: number): number {
+  deliver (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number): number {
     const clients = this.byRoom.get(roomId)
     if (clients === undefined) return 0
     let sent = 0
     // A copy: a slow consumer is removed from the set while we iterate.
     for (const client of [...clients]) {
+      if (client.userId === exceptUserId) continue
       if (this.offer(client, roomId, frame, seq)) sent++
     }
     return sent

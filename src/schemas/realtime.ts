@@ -40,11 +40,30 @@ export const SyncPayload = Type.Object({
   )
 }, { $id: 'SyncPayload', title: 'SyncPayload', additionalProperties: false })
 
+/** Typing events a user may have forwarded per room: at most one per this many milliseconds; the rest are dropped. */
+export const TYPING_INTERVAL_MS = 2000
+
+/**
+ * `typing`: the user is typing in the room (members only). The room's other members get
+ * `typing {room_id, user_id, username}`; nothing is stored. At most one per user and room is
+ * forwarded every 2 seconds; the others are dropped silently (send it every few seconds while typing).
+ */
+export const TypingPayload = Type.Object({
+  room_id: Id
+}, { $id: 'TypingPayload', title: 'TypingPayload', additionalProperties: false })
+
+/** `presence:get`: asks who in the room is online; answered with `presence:list` (members only). */
+export const PresenceGetPayload = Type.Object({
+  room_id: Id
+}, { $id: 'PresenceGetPayload', title: 'PresenceGetPayload', additionalProperties: false })
+
 /** Client -> server frames, by type: the payload schema each one must match. */
 export const clientPayloads = {
   'message:send': MessageSendPayload,
   'room:join': RoomJoinPayload,
-  sync: SyncPayload
+  sync: SyncPayload,
+  typing: TypingPayload,
+  'presence:get': PresenceGetPayload
 } satisfies Record<string, TSchema>
 
 export type ClientFrameType = keyof typeof clientPayloads
@@ -69,18 +88,52 @@ export const SyncDonePayload = Type.Object({
   rooms: Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 }))
 }, { $id: 'SyncDonePayload', title: 'SyncDonePayload' })
 
+/** `typing` (server -> client): another member is typing in the room. Ephemeral: never stored, never replayed by `sync`. */
+export const TypingEventPayload = Type.Object({
+  room_id: Id,
+  user_id: Id,
+  username: Type.String({ description: 'The typing user\'s username' })
+}, { $id: 'TypingEventPayload', title: 'TypingEventPayload' })
+
+/**
+ * `presence`: a member of the room came online (their first socket opened, on any instance) or
+ * went offline (their last one closed). A user is not sent their own presence.
+ */
+export const PresencePayload = Type.Object({
+  room_id: Id,
+  user_id: Id,
+  username: Type.String({ description: 'The user\'s username' }),
+  status: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online: at least one socket open; offline: none' })
+}, { $id: 'PresencePayload', title: 'PresencePayload' })
+
+/** `presence:list`: the members of the room who are online now; after `room:joined`, and in answer to `presence:get`. */
+export const PresenceListPayload = Type.Object({
+  room_id: Id,
+  user_ids: Type.Array(Id, { description: 'Ids of the members with at least one open socket (the asking user included), ascending' })
+}, { $id: 'PresenceListPayload', title: 'PresenceListPayload' })
+
 /** Server -> client frames. */
 export const serverPayloads = {
   'message:new': Message,
   'room:joined': RoomJoinedPayload,
   'sync:reset': SyncResetPayload,
   'sync:done': SyncDonePayload,
+  typing: TypingEventPayload,
+  presence: PresencePayload,
+  'presence:list': PresenceListPayload,
   error: ErrorPayload
 } satisfies Record<string, TSchema>
 
 export type ErrorFrame = { type: 'error', payload: Static<typeof ErrorPayload> }
+export type ServerFrameType = keyof typeof serverPayloads
+export type ServerPayload<T extends ServerFrameType> = Static<(typeof serverPayloads)[T]>
 
 /** The query string `GET /ws` accepts (the token may come from here, a header, or the subprotocol). */
 export const WsQuery = Type.Object({
-  token: Type.Optional(Type.String({ description: 'The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket)' }))
+  token: Type.Optional(Type.String({ description: 'The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket)' })),
+  since: Type.Optional(Type.String({
+    pattern: '^[1-9][0-9]{0,9}:[0-9]{1,10}(,[1-9][0-9]{0,9}:[0-9]{1,10})*$',
+    description: 'Catch up at once: `<room_id>:<last seq>` pairs, comma-separated; the same as a `sync` frame sent right after connecting',
+    examples: ['1:41,7:0']
+  }))
 })

@@ -127,7 +127,10 @@ t.test('instances on different databases use different Redis channels, so they n
   const seen: Array<{ channel: string, header: string, frame: string }> = []
   spy.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => {
     const newline = message.indexOf(10)
-    seen.push({ channel: String(channel), header: String(message.subarray(0, newline)), frame: String(message.subarray(newline + 1)) })
+    const header = String(message.subarray(0, newline))
+    const frame = String(message.subarray(newline + 1))
+    // Chat messages only: membership events ("j") carry no frame, and presence and typing events share the channel.
+    if (header.split(' ')[1] === 'r' && (JSON.parse(frame) as { type: string }).type === 'message:new') seen.push({ channel: String(channel), header, frame })
   })
   await spy.psubscribe('chat-app:events:*')
 

@@ -120,6 +120,7 @@ t.test('room:join joins the room, subscribes the socket and the user\'s other so
 
   bob1.send({ type: 'room:join', payload: { room_id: room } })
   t.same(await bob1.next(), { type: 'room:joined', payload: { room_id: room } })
+  t.same(await bob1.next(), { type: 'presence:list', payload: { room_id: room, user_ids: [bob.id] } }, 'then who in the room is online')
 
   const rooms = await app.inject({ method: 'GET', url: '/api/v1/rooms', headers: bob.auth })
   t.equal(rooms.json().find((r: { id: number }) => r.id === room).member_count, 2, 'bob is a member now (as the REST join)')
@@ -131,6 +132,7 @@ t.test('room:join joins the room, subscribes the socket and the user\'s other so
 
   bob1.send({ type: 'room:join', payload: { room_id: room } })
   t.same(await bob1.next(), { type: 'room:joined', payload: { room_id: room } }, 'joining twice is harmless')
+  t.equal((await bob1.next()).type, 'presence:list')
   bob2.send({ type: 'message:send', payload: { room_id: room, content: 'thanks' } })
   await bob1.message('thanks')
   t.equal(bob1.all(f => f.payload?.content === 'welcome bob').length, 1, 'a second join does not duplicate delivery')

@@ -194,7 +194,7 @@ export interface paths {
         };
         /**
          * Open the realtime WebSocket (upgrade)
-         * @description A WebSocket upgrade. The token goes in `Authorization: Bearer`, in `?token=`, or as the subprotocols `bearer, <token>`; without a valid one the upgrade is refused with 401 before any socket opens. Frames are JSON `{"type", "payload"}`: the client sends `message:send` and `room:join`; the server sends `message:new`, `room:joined` and `error`. See README.md for the protocol.
+         * @description A WebSocket upgrade. The token goes in `Authorization: Bearer`, in `?token=`, or as the subprotocols `bearer, <token>`; without a valid one the upgrade is refused with 401 before any socket opens. Frames are JSON `{"type", "payload"}`: the client sends `message:send`, `room:join`, `sync`, `typing` and `presence:get`; the server sends `message:new`, `room:joined`, `sync:reset`, `sync:done`, `typing`, `presence`, `presence:list` and `error`. `?since=<room_id>:<seq>,...` catches up at once, as a `sync` frame sent right after connecting would. The socket is closed with 4401 when the token expires. See README.md and asyncapi.yaml for the protocol.
          */
         get: operations["openWebSocket"];
         put?: never;
@@ -1223,6 +1223,11 @@ export interface operations {
             query?: {
                 /** @description The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket) */
                 token?: string;
+                /**
+                 * @description Catch up at once: `<room_id>:<last seq>` pairs, comma-separated; the same as a `sync` frame sent right after connecting
+                 * @example 1:41,7:0
+                 */
+                since?: string;
             };
             header?: never;
             path?: never;
@@ -1236,6 +1241,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid `since`: the `error` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Missing or invalid authentication token */
             401: {
