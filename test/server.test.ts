@@ -14,7 +14,6 @@ import { adminUrl, freshDatabase, postgresReachable, uniqueEmail } from './helpe
 t.setTimeout(300_000)
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const tsx = join(root, 'node_modules', '.bin', 'tsx')
 
 /**
  * Inherited variables that would point the child at another database, port or Redis, or change its
@@ -56,7 +55,8 @@ interface Server {
 }
 
 function start (t: Test, env: Record<string, string>): Server {
-  const child = spawn(tsx, ['src/server.ts'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  // Exactly what `npm start` runs.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', chunk => { stdout += chunk })
