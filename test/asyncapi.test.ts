@@ -5,6 +5,7 @@ import { parse } from 'yaml'
 import { generateAsyncApi } from '../src/asyncapi.js'
 import { clientPayloads, serverPayloads } from '../src/schemas/realtime.js'
 import { checkServerFrame, serverFrameTypes } from './asyncapi-validator.js'
+import { firstDifference } from './helper.js'
 
 type Ref = { $ref: string }
 type Message = { name: string, payload: { properties: { type: { const: string }, payload: unknown }, required: string[] } }
@@ -18,16 +19,6 @@ type Doc = {
 
 const committed = readFileSync(new URL('../asyncapi.yaml', import.meta.url), 'utf8')
 const doc = parse(committed) as Doc
-
-/** The first line where two texts differ, for a message a person can act on. */
-function firstDifference (a: string, b: string): string {
-  const left = a.split('\n')
-  const right = b.split('\n')
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    if (left[i] !== right[i]) return `line ${i + 1}: committed ${JSON.stringify(left[i])}, generated ${JSON.stringify(right[i])}`
-  }
-  return 'no line differs'
-}
 
 /** Follows local references (`#/a/b`) to what they name. */
 function resolve (ref: string): any {

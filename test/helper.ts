@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import type { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
@@ -92,7 +94,16 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
     t.teardown(async () => { await pglite?.close() })
   }
   const app = buildApp(testConfig(env), { pglite, logger: false })
+  checkResponsesAgainstOpenApi(t, app)
+  await app.ready()
+  return app
+}
 
+/**
+ * Closes the app when `t` ends, and fails `t` if any response it gave is not one openapi.yaml
+ * describes. Call before `ready()`, so the hook reaches every route.
+ */
+export function checkResponsesAgainstOpenApi (t: Test, app: FastifyInstance): void {
   const violations: string[] = []
   app.addHook('onSend', async (request, reply, payload) => {
     if (typeof payload === 'string') {
@@ -105,8 +116,27 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
     await app.close()
     if (violations.length > 0) throw new Error(`responses that do not match openapi.yaml:\n${violations.join('\n')}`)
   })
-  await app.ready()
-  return app
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** The first line where two texts differ, for a drift message a person can act on. */
+export function firstDifference (a: string, b: string): string {
+  const left = a.split('\n')
+  const right = b.split('\n')
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    if (left[i] !== right[i]) return `line ${i + 1}: committed ${JSON.stringify(left[i])}, generated ${JSON.stringify(right[i])}`
+  }
+  return 'no line differs'
 }
 
 let counter = 0

@@ -3,6 +3,7 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { generateSdkTypes, SDK_TYPES_FILE } from '../scripts/sdk-types.js'
 import { generateOpenApi } from '../src/openapi.js'
+import { firstDifference } from './helper.js'
 
 type Operation = { operationId?: string, tags?: string[], security?: unknown[], responses?: Record<string, { $ref?: string, content?: Record<string, { schema?: { $ref?: string } }> }> }
 type Doc = {
@@ -16,16 +17,6 @@ const SUCCESS = /^(2\d\d|101)$/
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'])
 const committed = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')
 const doc = parse(committed) as Doc
-
-/** The first line where two texts differ, for a message a person can act on. */
-function firstDifference (a: string, b: string): string {
-  const left = a.split('\n')
-  const right = b.split('\n')
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    if (left[i] !== right[i]) return `line ${i + 1}: committed ${JSON.stringify(left[i])}, generated ${JSON.stringify(right[i])}`
-  }
-  return 'no line differs'
-}
 
 function operations (): Array<{ method: string, path: string, op: Operation }> {
   return Object.entries(doc.paths).flatMap(([path, item]) =>

@@ -2,13 +2,12 @@
 // by DATABASE_URL or by the seed's DB_* variables, refusal of bad configuration, and SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { adminUrl, freshDatabase, postgresReachable, uniqueEmail } from './helper.js'
+import { adminUrl, freePort, freshDatabase, postgresReachable, uniqueEmail } from './helper.js'
 
 // Several real start-ups, each a few seconds (more on a loaded machine): more than the default budget.
 t.setTimeout(300_000)
@@ -26,17 +25,6 @@ function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) if (!INHERITED.test(name)) clean[name] = value
   return { ...clean, BCRYPT_COST: '10', ...env }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 function tempDir (t: Test, prefix: string): string {

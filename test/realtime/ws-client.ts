@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket, { type ClientOptions } from 'ws'
 import { checkServerFrame } from '../asyncapi-validator.js'
+import { freePort } from '../helper.js'
 
 /** How long any wait may take before the test fails with a description instead of hanging (never an assertion about speed). */
 export const PATIENCE_MS = 20_000
@@ -116,17 +116,6 @@ export async function refusedUpgrade (url: string, options: { headers?: Record<s
     })
     ws.once('error', reject)
   })
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /**
