@@ -160,6 +160,19 @@ export async function signUp (app: FastifyInstance, fields: { email?: string, us
   return { token, id: user.id, email, username, auth: { authorization: `Bearer ${token}` } }
 }
 
+/** Creates a room through the API; returns its id. */
+export async function createRoom (app: FastifyInstance, owner: Session, name: string): Promise<number> {
+  const response = await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name } })
+  if (response.statusCode !== 201) throw new Error(`create room: ${response.statusCode} ${response.body}`)
+  return response.json<{ id: number }>().id
+}
+
+/** Joins a room through the API. */
+export async function joinRoom (app: FastifyInstance, user: Session, roomId: number): Promise<void> {
+  const response = await app.inject({ method: 'POST', url: `/api/v1/rooms/${roomId}/join`, headers: user.auth })
+  if (response.statusCode !== 200) throw new Error(`join: ${response.statusCode} ${response.body}`)
+}
+
 export function json<T = any> (response: LightMyRequestResponse): T {
   return response.json() as T
 }

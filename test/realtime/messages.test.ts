@@ -1,18 +1,6 @@
-import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { build, type Session, signUp } from '../helper.js'
+import { build, createRoom, joinRoom, signUp } from '../helper.js'
 import { type Frame, listen, TestSocket } from './ws-client.js'
-
-async function createRoom (app: FastifyInstance, owner: Session, name: string): Promise<number> {
-  const response = await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name } })
-  if (response.statusCode !== 201) throw new Error(`create room: ${response.statusCode} ${response.body}`)
-  return response.json<{ id: number }>().id
-}
-
-async function join (app: FastifyInstance, user: Session, roomId: number): Promise<void> {
-  const response = await app.inject({ method: 'POST', url: `/api/v1/rooms/${roomId}/join`, headers: user.auth })
-  if (response.statusCode !== 200) throw new Error(`join: ${response.statusCode} ${response.body}`)
-}
 
 const isNew = (f: Frame): boolean => f.type === 'message:new'
 
@@ -67,7 +55,7 @@ t.test('message:send reaches every socket of every member, the sender\'s own inc
   const bob = await signUp(app)
   const eve = await signUp(app)
   const room = await createRoom(app, alice, 'members')
-  await join(app, bob, room)
+  await joinRoom(app, bob, room)
   const eveRoom = await createRoom(app, eve, 'eve only')
 
   const alice1 = await TestSocket.as(t, url, alice)
@@ -98,7 +86,7 @@ t.test('a message sent over REST is pushed to the sockets', async t => {
   const alice = await signUp(app)
   const bob = await signUp(app)
   const room = await createRoom(app, alice, 'rest')
-  await join(app, bob, room)
+  await joinRoom(app, bob, room)
   const bob1 = await TestSocket.as(t, url, bob)
   const alice1 = await TestSocket.as(t, url, alice)
 
@@ -232,7 +220,7 @@ t.test('joining or creating a room over REST subscribes the user\'s open sockets
 
   // Created after the owner's socket connected: the creator's socket must still hear the room.
   const roomId = await createRoom(app, owner, 'late room')
-  await join(app, joiner, roomId)
+  await joinRoom(app, joiner, roomId)
 
   const sent = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: joiner.auth, payload: { room_id: roomId, content: 'after a REST join' } })
   t.equal(sent.statusCode, 201)

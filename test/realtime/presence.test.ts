@@ -4,17 +4,8 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { databaseScope } from '../../src/realtime/fanout.js'
 import { presencePrefix } from '../../src/realtime/presence.js'
-import { build, freshDatabase, type Session, signUp, testConfig } from '../helper.js'
+import { build, createRoom, freshDatabase, joinRoom, type Session, signUp, testConfig } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket } from './ws-client.js'
-
-async function createRoom (app: FastifyInstance, owner: Session, name: string): Promise<number> {
-  return (await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name } })).json<{ id: number }>().id
-}
-
-async function join (app: FastifyInstance, user: Session, room: number): Promise<void> {
-  const response = await app.inject({ method: 'POST', url: `/api/v1/rooms/${room}/join`, headers: user.auth })
-  if (response.statusCode !== 200) throw new Error(`join: ${response.statusCode} ${response.body}`)
-}
 
 const presenceOf = (user: Session, status: string) => (f: Frame): boolean =>
   f.type === 'presence' && f.payload.user_id === user.id && f.payload.status === status
@@ -32,7 +23,7 @@ t.test('presence on one instance', async t => {
   const bob = await signUp(app)
   const carol = await signUp(app)
   const room = await createRoom(app, bob, 'presence')
-  await join(app, alice, room)
+  await joinRoom(app, alice, room)
   await createRoom(app, carol, 'carol only')
 
   const bob1 = await TestSocket.as(t, url, bob)
@@ -73,7 +64,7 @@ t.test('presence on one instance', async t => {
   await t.test('a REST join of a user who is online is announced too', async t => {
     const dave = await signUp(app)
     const dave1 = await TestSocket.as(t, url, dave)
-    await join(app, dave, room)
+    await joinRoom(app, dave, room)
     t.ok(await bob1.next(presenceOf(dave, 'online'), 'dave online'))
     t.ok(await carol1.next(presenceOf(dave, 'online'), 'dave online (carol)'))
     t.same(await onlineIn(dave1, room), [bob.id, carol.id, dave.id].sort((a, b) => a - b))
@@ -96,7 +87,7 @@ t.test('presence across two instances, counted in Redis; a dead instance\'s user
   const alice = await signUp(a)
   const bob = await signUp(b)
   const room = await createRoom(a, alice, 'cluster presence')
-  await join(b, bob, room)
+  await joinRoom(b, bob, room)
 
   const bobB = await TestSocket.as(t, urlB, bob)
   const aliceA = await TestSocket.as(t, urlA, alice)
@@ -118,7 +109,7 @@ t.test('presence across two instances, counted in Redis; a dead instance\'s user
 
   await t.test('an instance that died without cleaning up: its share expires and its users go offline', async t => {
     const carol = await signUp(a)
-    await join(a, carol, room)
+    await joinRoom(a, carol, room)
     // What a crashed instance leaves behind: its share and the total, and no `alive` key refreshed.
     const prefix = presencePrefix(databaseScope(databaseUrl, ''))
     const raw = new Redis(redis.url)

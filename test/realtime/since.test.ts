@@ -1,11 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { build, type Session, signUp } from '../helper.js'
+import { build, createRoom, type Session, signUp } from '../helper.js'
 import { type Frame, listen, refusedUpgrade, TestSocket } from './ws-client.js'
-
-async function createRoom (app: FastifyInstance, owner: Session, name: string): Promise<number> {
-  return (await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name } })).json<{ id: number }>().id
-}
 
 async function post (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<void> {
   const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })

@@ -1,13 +1,8 @@
-import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { Throttle } from '../../src/realtime/throttle.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
-import { build, type Session, signUp } from '../helper.js'
+import { build, createRoom, signUp } from '../helper.js'
 import { type Frame, listen, TestSocket } from './ws-client.js'
-
-async function createRoom (app: FastifyInstance, owner: Session, name: string): Promise<number> {
-  return (await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name } })).json<{ id: number }>().id
-}
 
 const isTyping = (f: Frame): boolean => f.type === 'typing'
 
