@@ -4,7 +4,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { channelFor, databaseScope } from '../../src/realtime/fanout.js'
 import { freshDatabase, type Session, signUp, testConfig } from '../helper.js'
-import { type Frame, listen, PrivateRedis, TestSocket } from './ws-client.js'
+import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
 
 async function post (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<{ id: number }> {
   const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })
@@ -17,18 +17,7 @@ const count = (socket: TestSocket, content: string): number =>
 
 t.test('two instances on one database deliver to each other\'s sockets through Redis, and survive a Redis restart', async t => {
   const redis = await PrivateRedis.start(t)
-  const databaseUrl = await freshDatabase(t)
-  const start = async (): Promise<FastifyInstance> => {
-    const app = buildApp(testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url }), { logger: false })
-    t.teardown(async () => { await app.close() })
-    await app.ready()
-    return app
-  }
-  // One after the other: the first runs the migrations.
-  const a = await start()
-  const b = await start()
-  const urlA = await listen(a)
-  const urlB = await listen(b)
+  const { a, b, urlA, urlB } = await twoInstances(t, redis.url)
 
   const alice = await signUp(a)
   const bob = await signUp(b)

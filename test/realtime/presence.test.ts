@@ -1,11 +1,9 @@
-import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { databaseScope } from '../../src/realtime/fanout.js'
 import { presencePrefix } from '../../src/realtime/presence.js'
-import { build, createRoom, freshDatabase, joinRoom, type Session, signUp, testConfig } from '../helper.js'
-import { type Frame, listen, PrivateRedis, TestSocket } from './ws-client.js'
+import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
+import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
 
 const presenceOf = (user: Session, status: string) => (f: Frame): boolean =>
   f.type === 'presence' && f.payload.user_id === user.id && f.payload.status === status
@@ -73,17 +71,7 @@ t.test('presence on one instance', async t => {
 
 t.test('presence across two instances, counted in Redis; a dead instance\'s users are swept offline', async t => {
   const redis = await PrivateRedis.start(t)
-  const databaseUrl = await freshDatabase(t)
-  const start = async (): Promise<FastifyInstance> => {
-    const app = buildApp(testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url }), { logger: false, realtime: { presenceTtlMs: 3000 } })
-    t.teardown(async () => { await app.close() })
-    await app.ready()
-    return app
-  }
-  const a = await start()
-  const b = await start()
-  const urlA = await listen(a)
-  const urlB = await listen(b)
+  const { a, b, urlA, urlB, databaseUrl } = await twoInstances(t, redis.url, { realtime: { presenceTtlMs: 3000 } })
   const alice = await signUp(a)
   const bob = await signUp(b)
   const room = await createRoom(a, alice, 'cluster presence')

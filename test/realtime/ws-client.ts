@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket, { type ClientOptions } from 'ws'
 import { checkServerFrame } from '../asyncapi-validator.js'
-import { freePort } from '../helper.js'
+import { buildApp, type BuildOptions } from '../../src/app.js'
+import { freePort, freshDatabase, testConfig } from '../helper.js'
 
 /** How long any wait may take before the test fails with a description instead of hanging (never an assertion about speed). */
 export const PATIENCE_MS = 20_000
@@ -173,4 +174,21 @@ export function handMadeJwt (claims: Record<string, unknown>, key: string | unde
   const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
   const head = `${part({ alg: key === undefined ? 'none' : 'HS256', typ: 'JWT' })}.${part(claims)}`
   return key === undefined ? `${head}.` : `${head}.${createHmac('sha256', key).update(head).digest('base64url')}`
+}
+
+/**
+ * Two app instances on one fresh database, fanning out through `redisUrl`, each listening;
+ * closed when `t` ends. Started one after the other: the first runs the migrations.
+ */
+export async function twoInstances (t: Test, redisUrl: string, options: BuildOptions = {}): Promise<{ a: FastifyInstance, b: FastifyInstance, urlA: string, urlB: string, databaseUrl: string }> {
+  const databaseUrl = await freshDatabase(t)
+  const start = async (): Promise<FastifyInstance> => {
+    const app = buildApp(testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }), { logger: false, ...options })
+    t.teardown(async () => { await app.close() })
+    await app.ready()
+    return app
+  }
+  const a = await start()
+  const b = await start()
+  return { a, b, urlA: await listen(a), urlB: await listen(b), databaseUrl }
 }
