@@ -12,6 +12,7 @@ import { format, type Row, skipped } from './lib/report.js'
 import { p6 } from './scenarios/history.js'
 import { p1, p2 } from './scenarios/http.js'
 import { p8 } from './scenarios/embedded.js'
+import { p4 } from './scenarios/cluster.js'
 import { p3 } from './scenarios/fanout.js'
 import { p5 } from './scenarios/login.js'
 import { p7 } from './scenarios/memory.js'
@@ -20,8 +21,8 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const only = args.find(a => a.startsWith('--only='))?.slice('--only='.length).toUpperCase().split(',')
 
-/** In priority order. P4 (two instances over Redis) is not written yet. */
-const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P6', p6], ['P7', p7]]
+/** In priority order. */
+const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7]]
 
 /** The whole run stops by itself after this, whatever happens. */
 const HARD_LIMIT_MS = (quick ? 5 : 40) * 60_000
@@ -73,7 +74,6 @@ async function main (): Promise<number> {
       }
       log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
     }
-    if (only === undefined) rows.push(skipped('P4', 'two instances over Redis', 'not implemented yet'))
   } finally {
     await shared.stop()
     await cleanUp()

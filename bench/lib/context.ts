@@ -1,5 +1,5 @@
 import { JWT_SECRET } from './db.js'
-import { type Child, freePort, serverPid, startTs, stop, waitHealthy } from './proc.js'
+import { type Child, freePort, startTs, stop, waitHealthy } from './proc.js'
 import type { Row } from './report.js'
 
 /** What every scenario is handed. */
@@ -57,7 +57,7 @@ export interface ChatServer {
   child: Child
   port: number
   base: string
-  /** The node process serving (tsx's child), for /proc readings. */
+  /** The node process serving, for /proc readings. */
   pid: number
   /** ms from spawn to the first 200 on the health path */
   startMs: number
@@ -70,9 +70,17 @@ export interface ChatServerOptions {
   /** GET this until it answers 200 (default /health/live). */
   healthPath?: string
   timeoutMs?: number
+  /** More environment (e.g. REDIS_URL for P4). */
+  env?: Record<string, string>
 }
 
-/** `tsx src/server.ts` as a separate process, rate limits off, logging at warn. */
+/**
+ * Extra node options for every chat server the bench starts, e.g. `BENCH_NODE_ARGS=--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` to see where a scenario's time goes (see README).
+ */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
+/** `node --import tsx src/server.ts` (as `npm start`) as a separate process, rate limits off, logging at warn. */
 export async function startChatServer (options: ChatServerOptions): Promise<ChatServer> {
   const port = await freePort()
   const started = Date.now()
@@ -86,12 +94,13 @@ export async function startChatServer (options: ChatServerOptions): Promise<Chat
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_ENABLED: 'false',
-    BCRYPT_COST: String(options.bcryptCost ?? 10)
-  }))
+    BCRYPT_COST: String(options.bcryptCost ?? 10),
+    ...options.env
+  }), nodeArgs)
   const base = `http://127.0.0.1:${port}`
   try {
     const startMs = await waitHealthy(child, base + (options.healthPath ?? '/health/live'), options.timeoutMs ?? 60_000, started)
-    return { child, port, base, pid: serverPid(child), startMs }
+    return { child, port, base, pid: child.pid, startMs }
   } catch (err) {
     await stop(child)
     throw err

@@ -1,14 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The repository root. */
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const tsxBin = join(root, 'node_modules', '.bin', 'tsx')
 
-/** A process this bench started (in its own process group, so stopping it stops tsx's child too). */
+/** A process this bench started (in its own process group, so stopping it stops anything it started too). */
 export interface Child {
   name: string
   proc: ChildProcess
@@ -21,10 +20,21 @@ export interface Child {
 
 const running = new Set<Child>()
 
-/** Starts `tsx <script>` from the repository root with the given environment. */
-export function startTs (name: string, script: string, env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(tsxBin, [script], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  if (proc.pid === undefined) throw new Error(`could not start ${name}`)
+/**
+ * Starts `node --import tsx <script>` from the repository root with the given environment: the
+ * way `npm start` runs the server (one process; the tsx CLI would add a parent process).
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ */
+export function startTs (name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
+  return startProcess(name, process.execPath, [...nodeArgs, '--import', 'tsx', script], env)
+}
+
+/** Starts a program from the repository root, in its own process group, keeping its last lines of output. */
+export function startProcess (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(command, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  // A missing program is reported by the check below; the event must not crash the bench.
+  proc.on('error', () => {})
+  if (proc.pid === undefined) throw new Error(`could not start ${name} (${command})`)
   const output: string[] = []
   const keep = (chunk: Buffer): void => {
     output.push(...chunk.toString('utf8').split('\n').filter(Boolean))
@@ -97,6 +107,16 @@ export async function freePort (): Promise<number> {
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
+/** Waits until the child printed a line containing `text`; rejects when it exits first or `timeoutMs` passes. */
+export async function waitOutput (child: Child, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!child.output.some(line => line.includes(text))) {
+    if (child.exitCode !== undefined) throw new Error(`${child.name} exited (${child.exitCode}):\n  ${child.output.slice(-15).join('\n  ')}`)
+    if (Date.now() > deadline) throw new Error(`${child.name} did not print "${text}" within ${timeoutMs} ms:\n  ${child.output.slice(-15).join('\n  ')}`)
+    await sleep(25)
+  }
+}
+
 /**
  * Polls `url` until it answers 200; rejects when the child exits first or `timeoutMs` passes.
  * Returns the milliseconds from `since` to the first 200.
@@ -117,44 +137,6 @@ export async function waitHealthy (child: Child, url: string, timeoutMs: number,
     await sleep(25)
   }
   throw new Error(`${child.name}: ${url} did not answer 200 within ${timeoutMs} ms:\n  ${child.output.slice(-15).join('\n  ')}`)
-}
-
-function childrenOf (pid: number): number[] {
-  const found: number[] = []
-  let tasks: string[]
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return found
-  }
-  for (const task of tasks) {
-    try {
-      found.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-    } catch {
-      // The task ended.
-    }
-  }
-  return found
-}
-
-/**
- * The process that actually runs the script: `tsx` starts node as a child (which may start an
- * esbuild service of its own), so this is the deepest descendant whose command line names the script.
- */
-export function serverPid (child: Child, script = 'src/server.ts'): number {
-  let found = child.pid
-  let level = [child.pid]
-  for (let depth = 0; depth < 5 && level.length > 0; depth++) {
-    level = level.flatMap(childrenOf)
-    for (const pid of level) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)) found = pid
-      } catch {
-        // It ended.
-      }
-    }
-  }
-  return found
 }
 
 /** Resident set size of a process, in KiB (/proc/PID/status VmRSS). */

@@ -20,7 +20,10 @@ export async function openSocket (url: string, timeoutMs = 10_000): Promise<WebS
   })
 }
 
-/** Opens `urls.length` sockets, `concurrency` at a time; stops at the first failure or after `timeoutMs` in all. */
+/**
+ * Opens `urls.length` sockets, `concurrency` at a time, socket i for url i; stops at the first
+ * failure or after `timeoutMs` in all.
+ */
 export async function openFleet (urls: string[], concurrency: number, timeoutMs: number): Promise<WebSocket[]> {
   const sockets: WebSocket[] = []
   const deadline = Date.now() + timeoutMs
@@ -29,12 +32,12 @@ export async function openFleet (urls: string[], concurrency: number, timeoutMs:
   const worker = async (): Promise<void> => {
     while (failure === undefined && next < urls.length) {
       if (Date.now() > deadline) {
-        failure = new Error(`opened only ${sockets.length} of ${urls.length} sockets in ${timeoutMs} ms`)
+        failure = new Error(`opened only ${sockets.filter(Boolean).length} of ${urls.length} sockets in ${timeoutMs} ms`)
         return
       }
-      const url = urls[next++]!
+      const index = next++
       try {
-        sockets.push(await openSocket(url))
+        sockets[index] = await openSocket(urls[index]!)
       } catch (err) {
         failure = err as Error
       }
@@ -48,8 +51,8 @@ export async function openFleet (urls: string[], concurrency: number, timeoutMs:
   return sockets
 }
 
-export function closeFleet (sockets: WebSocket[]): void {
-  for (const socket of sockets) socket.terminate()
+export function closeFleet (sockets: Array<WebSocket | undefined>): void {
+  for (const socket of sockets) socket?.terminate()
 }
 
 export interface FanoutResult {

@@ -4,9 +4,12 @@ import { rssKiB, sleep, stop } from '../lib/proc.js'
 import { row, skipped, type Row } from '../lib/report.js'
 import { closeFleet, openFleet } from '../lib/sockets.js'
 
+/** Members per room. */
+const ROOM_SIZE = 100
+
 /**
  * P7: RSS of the server process (VmRSS) before and after opening N idle authenticated sockets,
- * each of its own user, all in one room. Before is read after a warm-up fleet of 200 sockets was
+ * each of its own user, in rooms of ROOM_SIZE. Before is read after a warm-up fleet of 200 sockets was
  * opened and closed, so first-use code and caches are not counted as per-socket memory.
  */
 export async function p7 (ctx: Context): Promise<Row[]> {
@@ -14,7 +17,10 @@ export async function p7 (ctx: Context): Promise<Row[]> {
   const warm = 200
   const server = await startChatServer({ databaseUrl: ctx.databaseUrl })
   try {
-    const { userIds } = await seedRoom(ctx.databaseUrl, 'p7user', count)
+    // Rooms of ROOM_SIZE: a socket's arrival is announced (presence) to its room's sockets, so
+    // 10,000 in one room would send 50 million presence frames while the fleet opens.
+    const userIds: number[] = []
+    for (let r = 0; r * ROOM_SIZE < count; r++) userIds.push(...(await seedRoom(ctx.databaseUrl, `p7r${r}user`, Math.min(ROOM_SIZE, count - r * ROOM_SIZE))).userIds)
     const urls = userIds.map(id => `ws://127.0.0.1:${server.port}/ws?token=${signToken(id)}`)
     let warmFleet
     try {

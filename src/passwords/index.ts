@@ -34,6 +34,13 @@ function prehash (password: string): string {
 /** A bcrypt hash of a password nobody has, so an unknown email costs as much as a wrong password. */
 const DECOY_PASSWORD = 'decoy-for-unknown-accounts'
 
+/**
+ * Hashing threads: one per core. bcrypt only computes, so more threads than cores would only
+ * queue; fewer (measured with bench P5 on 2 cores: 1 thread) gave the event loop a few ms of p99
+ * back during a login storm but cost 40% of the logins per second.
+ */
+export const HASH_THREADS = Math.max(1, availableParallelism())
+
 export class PasswordHasher {
   private readonly pool: Piscina
   private decoy: Promise<string> | undefined
@@ -42,7 +49,7 @@ export class PasswordHasher {
     this.pool = new Piscina({
       filename: new URL('./worker.mjs', import.meta.url).href,
       minThreads: 0,
-      maxThreads: Math.max(1, availableParallelism()),
+      maxThreads: HASH_THREADS,
       idleTimeout: 30_000,
       // The worker is plain JavaScript: it needs none of the parent's loader flags (tsx, a test
       // runner's hooks), which made each new thread take over a second to start.
