@@ -16,13 +16,18 @@ const columns = ['messages.id', 'messages.room_id', 'messages.user_id', 'users.u
 /**
  * Stores a message and returns it with its author's name, in one statement: the room's `last_seq`
  * is incremented and the message takes the new value, so sequence numbers are gap-free and strictly
- * increasing per room (concurrent sends to one room wait on the room's row). Nothing is stored
- * (no row, no number used) when the statement fails, e.g. on a duplicate client_msg_id.
+ * increasing per room (concurrent sends to one room wait on the room's row). Only a member's
+ * message is stored: undefined when the room doesn't exist or the user isn't in it (the one round
+ * trip of a send checks membership too). Nothing is stored (no row, no number used) when the
+ * statement fails, e.g. on a duplicate client_msg_id.
  */
-export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string | undefined }): Promise<MessageRecord> {
+export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string | undefined }): Promise<MessageRecord | undefined> {
   return await db
     .with('r', qb => qb.updateTable('rooms').set(eb => ({ last_seq: eb('last_seq', '+', 1) }))
-      .where('id', '=', message.room_id).returning(['id', 'last_seq']))
+      .where('id', '=', message.room_id)
+      .where(eb => eb.exists(eb.selectFrom('room_members').select('room_members.user_id')
+        .where('room_members.room_id', '=', message.room_id).where('room_members.user_id', '=', message.user_id)))
+      .returning(['id', 'last_seq']))
     .with('m', qb => qb.insertInto('messages')
       .columns(['room_id', 'user_id', 'content', 'seq', 'client_msg_id'])
       .expression(eb => eb.selectFrom('r').select(eb => [
@@ -33,7 +38,7 @@ export async function insertMessage (db: Db, message: { room_id: number, user_id
     .selectFrom('m as messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
     .select(columns)
-    .executeTakeFirstOrThrow()
+    .executeTakeFirst()
 }
 
 /** True when `err` is the unique violation of (user_id, client_msg_id): the send was a retry. */

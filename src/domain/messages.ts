@@ -20,26 +20,27 @@ export interface SentMessage {
 }
 
 /**
- * Sends a message: the one path for REST and WebSocket. Checks membership, stores, and only
- * after the row is committed publishes `message:new` to the room. With a `client_msg_id` the user
- * already used, returns the original message instead (the database enforces one per user and id).
+ * Sends a message: the one path for REST and WebSocket. Stores it if the user is a member (one
+ * statement), and only after the row is committed publishes `message:new` to the room. With a
+ * `client_msg_id` the user already used, the database refuses the row and the original message
+ * is returned instead.
  */
 export async function sendMessage ({ db, events }: { db: Db, events: RoomEvents }, userId: number, input: SendMessageInput): Promise<SentMessage> {
   const content = trimmed(input.content, 'content', MAX_CONTENT)
-  await assertMember(db, userId, input.room_id)
   const clientMsgId = input.client_msg_id
-  if (clientMsgId !== undefined) {
-    const original = await findByClientMsgId(db, userId, clientMsgId)
-    if (original !== undefined) return replay(original, input.room_id, content)
-  }
-  let message: MessageRecord
+  let message: MessageRecord | undefined
   try {
     message = await insertMessage(db, { room_id: input.room_id, user_id: userId, content, client_msg_id: clientMsgId })
   } catch (err) {
-    // Two copies of one send raced past the lookup: the database kept one.
+    // A retry of a send already stored (or two copies racing): the database kept one.
     const original = clientMsgId !== undefined && isDuplicateClientMsgId(err) ? await findByClientMsgId(db, userId, clientMsgId) : undefined
     if (original === undefined) throw err
     return replay(original, input.room_id, content)
+  }
+  if (message === undefined) {
+    // Nothing stored: say why (404 or 403). A user who joined since the statement ran sends again.
+    await assertMember(db, userId, input.room_id)
+    return await sendMessage({ db, events }, userId, input)
   }
   events.publish({ type: 'message:new', room_id: message.room_id, payload: message })
   return { message, created: true }
