@@ -35,10 +35,14 @@ export function poolConfig (databaseUrl: string, poolSize = 10): pg.PoolConfig {
   const url = new URL(databaseUrl)
   const sslmode = url.searchParams.get('sslmode')
   url.searchParams.delete('sslmode')
-  // node-postgres reads sslmode from the string, but treats `require` as verify-full; map libpq's meaning.
-  const ssl = sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer'
+  // node-postgres reads sslmode from the string, but treats `require` as verify-full; map libpq's meaning:
+  // require / no-verify encrypt without checking the certificate, verify-ca checks the chain but not
+  // the host name, verify-full checks both; disable / allow / prefer connect in plain text.
+  const ssl: pg.PoolConfig['ssl'] = sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer'
     ? undefined
-    : sslmode === 'verify-ca' || sslmode === 'verify-full' ? { rejectUnauthorized: true } : { rejectUnauthorized: false }
+    : sslmode === 'verify-full'
+      ? { rejectUnauthorized: true }
+      : sslmode === 'verify-ca' ? { rejectUnauthorized: true, checkServerIdentity: () => undefined } : { rejectUnauthorized: false }
   return {
     connectionString: url.toString(),
     ssl,

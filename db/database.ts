@@ -19,6 +19,10 @@ export interface UsersTable {
   role: ColumnType<string, string | undefined, string>
   created_at: CreatedAt
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** Tokens carry the version they were issued under (`ver`); bumping it revokes every older token. */
+  token_version: ColumnType<number, number | undefined, number>
+  /** When an admin disabled the account (null: active). */
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
 }
 
 export interface RoomsTable {

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { Database, NewUser, UserRow } from './database.js'
 
 export type Db = Kysely<Database>
-const publicColumns = ['id', 'email', 'username', 'role', 'created_at'] as const
+const publicColumns = ['id', 'email', 'username', 'role', 'created_at', 'token_version', 'disabled_at'] as const
 export type UserRecord = Pick<UserRow, typeof publicColumns[number]>
 
 /** Inserts a user; returns undefined when the email (case-insensitively) is taken. */
@@ -27,4 +27,64 @@ export async function listUsers (db: Db, page: { limit: number, offset: number }
   return await db.selectFrom('users').select(publicColumns)
     .orderBy('id').limit(page.limit).offset(page.offset)
     .execute()
+}
+
+/** What `authenticate` checks on every request: one primary-key lookup. */
+export async function findAuthState (db: Db, id: number): Promise<Pick<UserRow, 'username' | 'role' | 'token_version' | 'disabled_at'> | undefined> {
+  return await db.selectFrom('users').select(['username', 'role', 'token_version', 'disabled_at']).where('id', '=', id).executeTakeFirst()
+}
+
+export async function findUserWithHash (db: Db, id: number): Promise<UserRow | undefined> {
+  return await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+/**
+ * Changes a user's own fields; `revoke` also bumps the token version (every token issued before
+ * stops working). Undefined when there is no such user. Throws the unique violation (see
+ * `isEmailTaken`) when the new email belongs to someone else.
+ */
+export async function updateUser (
+  db: Db, id: number, changes: { username?: string, email?: string, password_hash?: string }, revoke: boolean
+): Promise<UserRecord | undefined> {
+  return await db.updateTable('users')
+    .set(eb => ({ ...changes, updated_at: sql<Date>`now()`, ...(revoke ? { token_version: eb('token_version', '+', 1) } : {}) }))
+    .where('id', '=', id)
+    .returning(publicColumns)
+    .executeTakeFirst()
+}
+
+/** True when `err` is the unique violation of lower(email): the address is someone else's. */
+export function isEmailTaken (err: unknown): boolean {
+  const { code, constraint } = err as { code?: unknown, constraint?: unknown }
+  return code === '23505' && constraint === 'users_email_lower_key'
+}
+
+/** Bumps the token version: every token issued before stops working. Returns the new version (undefined: no such user). */
+export async function bumpTokenVersion (db: Db, id: number): Promise<number | undefined> {
+  const row = await db.updateTable('users')
+    .set(eb => ({ token_version: eb('token_version', '+', 1), updated_at: sql<Date>`now()` }))
+    .where('id', '=', id)
+    .returning('token_version')
+    .executeTakeFirst()
+  return row?.token_version
+}
+
+/** Disables (and revokes every token of) or re-enables an account. Undefined when there is no such user. */
+export async function setDisabled (db: Db, id: number, disabled: boolean): Promise<UserRecord | undefined> {
+  return await db.updateTable('users')
+    .set(eb => disabled
+      ? { disabled_at: eb.fn.coalesce('disabled_at', sql<Date>`now()`), token_version: eb('token_version', '+', 1), updated_at: sql<Date>`now()` }
+      : { disabled_at: null, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returning(publicColumns)
+    .executeTakeFirst()
+}
+
+/** Sets the role of the user with this email (any case). Undefined when there is no such user. */
+export async function setRoleByEmail (db: Db, email: string, role: string): Promise<UserRecord | undefined> {
+  return await db.updateTable('users')
+    .set({ role, updated_at: sql<Date>`now()` })
+    .where(sql`lower(email)`, '=', email.toLowerCase())
+    .returning(publicColumns)
+    .executeTakeFirst()
 }

@@ -1,24 +1,31 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { findAuthState } from '../db/users.js'
 import type { Config } from '../src/config.js'
 import { unauthorized } from '../src/errors.js'
 
-/** The token's user; `exp` (seconds since the epoch) is when the token expires. */
-export interface AuthUser { id: number, role: string, exp?: number }
+/**
+ * The token's user; `exp` (seconds since the epoch) is when the token expires; `ver` the user's
+ * token version it was issued under. `role` and `username` are the user's current ones (read with the version).
+ */
+export interface AuthUser { id: number, username: string, role: string, ver: number, exp?: number }
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string, role: string, exp?: number }
+    payload: { sub: string, role: string, ver?: number, exp?: number }
     user: AuthUser
   }
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: 401 unless the request carries a valid token; sets `request.user`. */
+    /**
+     * onRequest hook: 401 unless the request carries a valid token of an existing, enabled user,
+     * issued under their current token version; sets `request.user`. One primary-key lookup.
+     */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    signToken: (user: { id: number, role: string }) => string
+    signToken: (user: { id: number, role: string, token_version: number }) => string
   }
 }
 
@@ -54,10 +61,12 @@ export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) 
     sign: { algorithm: 'HS256', iss: issuer, aud: audience, expiresIn },
     // HS256 only: a token signed with `none` or any other algorithm is refused.
     verify: { algorithms: ['HS256'], allowedIss: issuer, allowedAud: audience, requiredClaims: ['sub', 'exp', 'iss', 'aud'], extractToken },
-    formatUser: payload => ({ id: Number(payload.sub), role: payload.role, exp: payload.exp })
+    // A token from before revocation existed has no `ver`: it counts as version 0 (revoked by the first bump).
+    formatUser: payload => ({ id: Number(payload.sub), username: '', role: payload.role, ver: payload.ver ?? 0, exp: payload.exp })
   })
 
-  app.decorate('signToken', (user: { id: number, role: string }) => app.jwt.sign({ sub: String(user.id), role: user.role }))
+  app.decorate('signToken', (user: { id: number, role: string, token_version: number }) =>
+    app.jwt.sign({ sub: String(user.id), role: user.role, ver: user.token_version }))
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     try {
@@ -65,6 +74,13 @@ export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) 
     } catch {
       throw unauthorized(INVALID)
     }
-    if (!Number.isSafeInteger(request.user.id) || request.user.id < 1) throw unauthorized(INVALID)
+    const { user } = request
+    if (!Number.isSafeInteger(user.id) || user.id < 1 || user.id > 2147483647) throw unauthorized(INVALID)
+    // Revocation: a JWT is valid until it expires, so every request asks the database whether the
+    // user still exists, is enabled, and has not revoked this token (logout, new password or email).
+    const state = await findAuthState(app.db, user.id)
+    if (state === undefined || state.disabled_at !== null || state.token_version !== user.ver) throw unauthorized(INVALID)
+    user.role = state.role
+    user.username = state.username
   })
-}, { name: 'auth' })
+}, { name: 'auth', dependencies: ['db'] })

@@ -55,7 +55,7 @@ const clientErrors: Record<string, string> = {
 export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid'
   // No hook runs for these requests (helmet's included): set the headers every response must carry.
-  reply.code(400).header('x-content-type-options', 'nosniff').header('x-request-id', request.id)
+  reply.code(400).headers(request.server.securityHeaders).header('x-request-id', request.id)
     .send({ error: message, code: 'BAD_URL' })
 }
 
@@ -108,6 +108,6 @@ export default fp(async function errorsPlugin (app) {
   })
 
   app.setNotFoundHandler(function (request, reply) {
-    return reply.code(404).send({ error: `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`, code: 'ROUTE_NOT_FOUND' })
+    return reply.code(404).send({ error: `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} not found`, code: 'ROUTE_NOT_FOUND' })
   })
 }, { name: 'errors' })

@@ -83,6 +83,8 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
       presence.online([event.user_id])
         .then(async online => { if (online.has(event.user_id)) await announceFromDb(event.user_id, [event.room_id], 'online') })
         .catch((err: unknown) => { app.log.warn({ err }, 'could not announce a new member\'s presence') })
+    } else if (event.type === 'user:revoked') {
+      fanout.publishRevoke(event.user_id, event.token_version)
     } else {
       fanout.publishRoom(event.room_id, Buffer.from(JSON.stringify({ type: event.type, payload: event.payload })), event.payload.seq)
     }
@@ -90,6 +92,10 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
 
   // Before @fastify/websocket's own preClose (which closes without a code): every socket gets 1001.
   app.addHook('preClose', async () => {
+    // While closing, Fastify answers every request with its own 503 before any hook runs, so
+    // @fastify/websocket never destroys the socket of a refused upgrade: it stayed half-open and held
+    // server.close() (and the process) until close-with-grace's 10 s limit. End it once answered.
+    app.server.on('upgrade', (_request, socket) => { socket.end(() => socket.destroy()) })
     const sockets = [...app.websocketServer.clients]
     if (sockets.length === 0) return
     const closed = sockets.map(socket => new Promise<void>(resolve => {

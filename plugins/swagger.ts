@@ -20,8 +20,55 @@ function withOptionalDefaults<S extends { querystring?: unknown }> (schema: S): 
   return { ...schema, querystring: required.length > 0 ? { ...rest, required } : rest }
 }
 
+const counter = (description: string) =>
+  ({ description, schema: { type: 'integer' as const, format: 'int32', minimum: 0, maximum: 2147483647 } })
+
+/** The headers @fastify/rate-limit sets (none when RATE_LIMIT_ENABLED=false), and CORS's, as reusable components. */
+const responseHeaders = {
+  'Access-Control-Allow-Origin': {
+    description: 'The request\'s Origin when CORS_ORIGINS allows it (any in development); absent otherwise',
+    schema: { type: 'string' as const, maxLength: 2048 }
+  },
+  'X-RateLimit-Limit': counter('Requests allowed in the current window (when rate limiting is enabled)'),
+  'X-RateLimit-Remaining': counter('Requests left in the current window'),
+  'X-RateLimit-Reset': counter('Seconds until the current window resets'),
+  'Retry-After': counter('Seconds to wait before retrying')
+}
+const headerRef = (name: keyof typeof responseHeaders): { $ref: string } => ({ $ref: `#/components/headers/${name}` })
+
+type Operation = { responses?: Record<string, { headers?: Record<string, unknown> }> }
+
+/**
+ * Describes the rate-limit headers on every answer of every rate-limited operation (all but those
+ * with `config.rateLimit: false`, the health checks), Retry-After on 429 and 503, and CORS's
+ * Access-Control-Allow-Origin wherever headers are described.
+ */
+function describeRateLimits (paths: Record<string, Record<string, Operation>>, unlimited: Set<string>): void {
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const headers: Record<string, unknown> = {}
+        if (!unlimited.has(path) && /^[24]/.test(status)) {
+          headers['X-RateLimit-Limit'] = headerRef('X-RateLimit-Limit')
+          headers['X-RateLimit-Remaining'] = headerRef('X-RateLimit-Remaining')
+          headers['X-RateLimit-Reset'] = headerRef('X-RateLimit-Reset')
+        }
+        if (status === '429' || status === '503') headers['Retry-After'] = headerRef('Retry-After')
+        if (Object.keys(headers).length === 0) continue
+        headers['Access-Control-Allow-Origin'] = headerRef('Access-Control-Allow-Origin')
+        response.headers = { ...response.headers, ...headers }
+      }
+    }
+  }
+}
+
+/** `x-internal: false`: the API is meant for outside clients (OWASP API9, inventory). */
+const servers = [{ url: 'http://localhost:8080', description: 'local development (npm start)', 'x-internal': false }]
+
 /** The OpenAPI document, generated from the same schemas that validate the routes. */
 export default fp(async function swaggerPlugin (app) {
+  /** Document paths of the routes that are not rate limited, collected as the document is built. */
+  const unlimited = new Set<string>()
   for (const schema of sharedSchemas) app.addSchema(schema)
 
   await app.register(fastifySwagger, {
@@ -32,9 +79,10 @@ export default fp(async function swaggerPlugin (app) {
         version: '1.0.0',
         description: 'Users, rooms and messages over REST, with live delivery over WebSocket at `GET /ws` ' +
           '(see README.md). Every error is `{"error": "<sentence>", "code": "<WORD>"}`.',
-        license: { name: 'MIT', identifier: 'MIT' }
+        license: { name: 'MIT', identifier: 'MIT' },
+        contact: { name: 'The maintainers; security reports as SECURITY.md describes' }
       },
-      servers: [{ url: 'http://localhost:8080', description: 'npm start' }],
+      servers,
       tags: [
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'users', description: 'Registration, login, user directory' },
@@ -43,13 +91,28 @@ export default fp(async function swaggerPlugin (app) {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from POST /api/v1/users/login' }
-        }
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'The token from POST /api/v1/users/login: a JWT following RFC8725 (JWT Best Current Practices): ' +
+              'HS256 only, `iss`, `aud`, `sub` and `exp` required and checked.'
+          }
+        },
+        headers: responseHeaders
       }
     },
     // Shared schemas keep their $id as their component name (User, Room, Message, Error, ...).
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
-    transform: ({ schema, url }) => ({ schema: withOptionalDefaults(schema), url })
+    transform: ({ schema, url, route }) => {
+      if (route.config?.rateLimit === false) unlimited.add(url.replace(/:(\w+)/g, '{$1}'))
+      return { schema: withOptionalDefaults(schema), url }
+    },
+    transformObject: document => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      describeRateLimits((document.openapiObject.paths ?? {}) as Record<string, Record<string, Operation>>, unlimited)
+      return document.openapiObject
+    }
   })
 
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })

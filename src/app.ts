@@ -1,11 +1,13 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Server as HttpsServer } from 'node:https'
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
 import eventsPlugin from '../plugins/events.js'
 import passwordsPlugin from '../plugins/passwords.js'
+import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime.js'
 import securityPlugin from '../plugins/security.js'
 import swaggerPlugin from '../plugins/swagger.js'
@@ -28,6 +30,23 @@ export interface BuildOptions {
   realtime?: Pick<RealtimeOptions, 'heartbeatMs' | 'maxBufferedBytes' | 'presenceTtlMs'>
 }
 
+/** A URL as logged: the value of `token` / `access_token` in its query replaced (the WebSocket upgrade's `?token=`). */
+export const redactUrl = (url: string): string => url.replace(/([?&](?:access_)?token=)[^&#]*/gi, '$1[redacted]')
+
+/**
+ * The production logger: pino at `level`, never writing a credential (test/security/logging.test.ts
+ * uses this same setting). Fastify's request line is its own, with the URL's token redacted.
+ */
+export function loggerOptions (level: string): FastifyLoggerOptions & { redact: { paths: string[], censor: string } } {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'], censor: '[redacted]' },
+    serializers: {
+      req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
+    }
+  }
+}
+
 /** 64 KiB: room for a 4,000-character message in any script, refusing anything bigger. */
 export const BODY_LIMIT = 64 * 1024
 
@@ -37,10 +56,12 @@ export const BODY_LIMIT = 64 * 1024
  */
 export function buildApp (config: Config, options: BuildOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'], censor: '[redacted]' }
-    },
+    // TLS_CERT / TLS_KEY: HTTPS (and so WSS on /ws) straight from Node. Typed as the default http
+    // server: the routes and plugins use nothing that differs between the two.
+    https: config.tls ?? null,
+    // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
+    trustProxy: config.trustProxy,
+    logger: options.logger ?? loggerOptions(config.logLevel),
     bodyLimit: BODY_LIMIT,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
@@ -52,7 +73,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     // Opening the embedded engine and migrating take seconds, more on a busy or slow machine;
     // Fastify's default 10 s plugin timeout then refused to start (FST_ERR_PLUGIN_TIMEOUT).
     pluginTimeout: 60_000
-  }).withTypeProvider<TypeBoxTypeProvider>()
+  } satisfies FastifyHttpsOptions<HttpsServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
@@ -61,14 +82,22 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(eventsPlugin)
   app.register(authPlugin, { jwt: config.jwt })
-  app.register(securityPlugin, { corsOrigins: config.corsOrigins, rateLimit: config.rateLimit })
+  app.register(securityPlugin, {
+    corsOrigins: config.corsOrigins,
+    rateLimit: config.rateLimit,
+    hsts: config.tls !== undefined,
+    redisUrl: config.redisUrl,
+    scope: databaseScope(config.databaseUrl, config.dataDir)
+  })
+  // After helmet and CORS (their onRequest hooks give a shed 503 its headers), before any route work.
+  app.register(pressurePlugin, config.overload)
   app.register(swaggerPlugin)
   app.register(realtimePlugin, { redisUrl: config.redisUrl, scope: databaseScope(config.databaseUrl, config.dataDir), ...options.realtime })
 
   app.register(healthRoutes, { prefix: '/health' })
   app.register(async function api (v1) {
     v1.register(userRoutes, { prefix: '/users', config })
-    v1.register(roomRoutes, { prefix: '/rooms' })
+    v1.register(roomRoutes, { prefix: '/rooms', config })
     v1.register(messageRoutes, { prefix: '/messages' })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.

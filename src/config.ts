@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto'
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 
 /**
@@ -19,6 +20,10 @@ export interface Config {
   bcryptCost: number
   corsOrigins: string[] | true | false
   redisUrl: string | undefined
+  /** HTTPS (and WSS) served directly: the PEM certificate chain and private key; undefined: plain HTTP. */
+  tls: { cert: string, key: string } | undefined
+  /** Fastify's `trustProxy`: false (the socket address only), true (any sender), or proxy addresses/CIDRs. */
+  trustProxy: boolean | string[]
   rateLimit: {
     enabled: boolean
     /** registrations per hour per client address */
@@ -29,6 +34,14 @@ export interface Config {
     messages: number
     /** every other request, per minute per user (or address when anonymous) */
     global: number
+    /** rooms created per hour per user */
+    rooms: number
+  }
+  /** Load shedding (@fastify/under-pressure): past any limit, requests get 503 with Retry-After. 0 turns a check off. */
+  overload: {
+    maxEventLoopDelayMs: number
+    maxHeapUsedBytes: number
+    maxRssBytes: number
   }
   /** Warnings to log once the logger exists (e.g. a generated development secret). */
   warnings: string[]
@@ -91,6 +104,64 @@ function databaseUrlFrom (env: Env): string | undefined {
   }
   const auth = password === '' ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
   return `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}?sslmode=${sslmode}`
+}
+
+function pemFile (env: Env, name: string): string {
+  const path = str(env, name)!
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${name} must name a readable PEM file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}: ${path})`)
+  }
+}
+
+/** TLS_CERT and TLS_KEY: both or neither; each a readable PEM file, the key matching the certificate. */
+function tlsFrom (env: Env): Config['tls'] {
+  const hasCert = str(env, 'TLS_CERT') !== undefined
+  const hasKey = str(env, 'TLS_KEY') !== undefined
+  if (!hasCert && !hasKey) return undefined
+  if (!hasKey) throw new ConfigError('TLS_KEY must be set when TLS_CERT is (the private key of the certificate, a PEM file)')
+  if (!hasCert) throw new ConfigError('TLS_CERT must be set when TLS_KEY is (the certificate chain, a PEM file)')
+  const cert = pemFile(env, 'TLS_CERT')
+  const key = pemFile(env, 'TLS_KEY')
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(cert)
+  } catch {
+    throw new ConfigError(`TLS_CERT must be a PEM certificate (${str(env, 'TLS_CERT')!} is not one)`)
+  }
+  let privateKey
+  try {
+    privateKey = createPrivateKey(key)
+  } catch {
+    throw new ConfigError(`TLS_KEY must be an unencrypted PEM private key (${str(env, 'TLS_KEY')!} is not one)`)
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw new ConfigError('TLS_KEY must be the private key of the certificate in TLS_CERT (they do not match)')
+  return { cert, key }
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+/** TRUST_PROXY: false (default), true, or a comma-separated list of addresses, CIDRs or proxy-addr's names. */
+function trustProxyFrom (env: Env): Config['trustProxy'] {
+  const raw = str(env, 'TRUST_PROXY')
+  if (raw === undefined || raw.toLowerCase() === 'false') return false
+  if (raw.toLowerCase() === 'true') return true
+  if (/^\d+$/.test(raw)) {
+    // Fastify 5 ignores a hop count (it trusts nothing then): a count cannot tell the proxy from a
+    // client connecting directly with a forged header. Say so rather than silently trusting nobody.
+    throw new ConfigError(`TRUST_PROXY must name the proxy's addresses or CIDRs, not a hop count, which cannot tell the proxy from a direct client (got "${raw}")`)
+  }
+  const entries = raw.split(',').map(e => e.trim()).filter(Boolean)
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32))
+    if (!PROXY_NAMES.includes(entry) && (family === 0 || !prefixOk || extra !== undefined)) {
+      throw new ConfigError(`TRUST_PROXY must be true, false, or comma-separated proxy addresses/CIDRs (got "${entry}")`)
+    }
+  }
+  return entries
 }
 
 function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: string, warnings: string[]): string {
@@ -159,12 +230,20 @@ export function loadConfig (env: Env = process.env): Config {
     bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
     corsOrigins,
     redisUrl,
+    tls: tlsFrom(env),
+    trustProxy: trustProxyFrom(env),
     rateLimit: {
       enabled: rateLimitEnabled,
       register: int(env, 'RATE_LIMIT_REGISTER', 20, 1, 1_000_000),
       login: int(env, 'RATE_LIMIT_LOGIN', 30, 1, 1_000_000),
       messages: int(env, 'RATE_LIMIT_MESSAGES', 30, 1, 1_000_000),
-      global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000)
+      global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000),
+      rooms: int(env, 'RATE_LIMIT_ROOMS', 20, 1, 1_000_000)
+    },
+    overload: {
+      maxEventLoopDelayMs: int(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
+      maxHeapUsedBytes: int(env, 'OVERLOAD_MAX_HEAP_MB', 0, 0, 1_000_000) * 1024 * 1024,
+      maxRssBytes: int(env, 'OVERLOAD_MAX_RSS_MB', 0, 0, 1_000_000) * 1024 * 1024
     },
     warnings
   }

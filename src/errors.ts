@@ -19,3 +19,5 @@ export const notFound = (message: string, code = 'NOT_FOUND'): AppError => new A
 export const conflict = (message: string, code: string): AppError => new AppError(409, message, code)
 export const tooManyRequests = (message: string, retryAfter: number, code = 'RATE_LIMITED'): AppError =>
   new AppError(429, message, code, Math.max(1, Math.ceil(retryAfter)))
+export const serviceUnavailable = (message: string, retryAfter: number, code: string): AppError =>
+  new AppError(503, message, code, Math.max(1, Math.ceil(retryAfter)))

@@ -34,8 +34,9 @@ closeWithGrace({ delay: 10_000, logger: app.log }, async ({ err, signal }) => {
 })
 
 try {
-  await app.listen({ host: config.host, port: config.port })
-  app.log.info({ engine: app.dbEngine, docs: '/docs' }, 'chat app ready')
+  const url = await app.listen({ host: config.host, port: config.port })
+  // https://… when TLS_CERT / TLS_KEY are set (WebSocket clients then use wss://…/ws).
+  app.log.info({ url, engine: app.dbEngine, tls: config.tls !== undefined, docs: `${url}/docs` }, 'chat app ready')
 } catch (err) {
   app.log.fatal({ err }, 'could not start')
   process.exit(1)

@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import t, { type Test } from 'tap'
+import { poolConfig } from '../db/connect.js'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { selfSignedCertificate } from './helper.js'
 
 const SECRET = 'a-production-secret-of-at-least-32-chars'
 /** Development without a JWT_SECRET would write one under DATA_DIR: keep it in memory. */
@@ -33,7 +35,9 @@ t.test('defaults', async t => {
   t.equal(config.bcryptCost, 12)
   t.equal(config.corsOrigins, true, 'any origin in development')
   t.equal(config.redisUrl, undefined)
-  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300 })
+  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20 })
+  t.equal(config.tls, undefined, 'plain HTTP')
+  t.equal(config.trustProxy, false, 'X-Forwarded-For is not believed')
   t.equal(loadConfig({ JWT_SECRET: SECRET }).dataDir, resolve('./data'), 'DATA_DIR defaults to ./data')
 })
 
@@ -84,6 +88,70 @@ t.test('database: DATABASE_URL, or the seed\'s DB_* variables', async t => {
   throwsNaming(t, { ...base, DATABASE_URL: 'mysql://u@h/db' }, 'DATABASE_URL', 'not postgres')
 })
 
+t.test('sslmode reaches the pg pool with libpq\'s meaning', async t => {
+  const ssl = (url: string): unknown => poolConfig(url).ssl
+  t.equal(ssl('postgres://u@h/db'), undefined, 'no sslmode: plain')
+  t.equal(ssl('postgres://u@h/db?sslmode=disable'), undefined, 'disable: plain')
+  t.equal(ssl('postgres://u@h/db?sslmode=prefer'), undefined, 'prefer: plain (pg cannot fall back)')
+  t.same(ssl('postgres://u@h/db?sslmode=require'), { rejectUnauthorized: false }, 'require: TLS without checking the certificate')
+  t.same(ssl('postgres://u@h/db?sslmode=no-verify'), { rejectUnauthorized: false })
+  t.same(ssl('postgres://u@h/db?sslmode=verify-full'), { rejectUnauthorized: true }, 'verify-full: chain and host name')
+  const verifyCa = poolConfig('postgres://u@h/db?sslmode=verify-ca').ssl as { rejectUnauthorized: boolean, checkServerIdentity: () => unknown }
+  t.equal(verifyCa.rejectUnauthorized, true, 'verify-ca: the chain is checked...')
+  t.equal(verifyCa.checkServerIdentity(), undefined, '...but not the host name')
+  const config = poolConfig('postgres://u@h:5433/db?sslmode=require&application_name=x')
+  t.notMatch(config.connectionString, /sslmode/, 'sslmode is taken out of the string (pg would read require as verify-full)')
+  t.match(config.connectionString, /application_name=x/, 'other parameters stay')
+
+  const seed = loadConfig({ ...base, DB_HOST: 'db.internal', DB_SSLMODE: 'verify-full' })
+  t.same(poolConfig(seed.databaseUrl!).ssl, { rejectUnauthorized: true }, 'DB_SSLMODE reaches the pool')
+  t.same(poolConfig(loadConfig({ ...base, DB_HOST: 'db.internal', DB_SSLMODE: 'require' }).databaseUrl!).ssl, { rejectUnauthorized: false })
+  t.equal(poolConfig(loadConfig({ ...base, DB_HOST: 'db.internal' }).databaseUrl!).ssl, undefined, 'DB_SSLMODE defaults to disable')
+  t.same(poolConfig(loadConfig({ ...base, DATABASE_URL: 'postgres://u@h/db?sslmode=require' }).databaseUrl!).ssl, { rejectUnauthorized: false },
+    '?sslmode= in DATABASE_URL reaches the pool')
+})
+
+t.test('TLS_CERT and TLS_KEY: both or neither, readable PEM files that match', async t => {
+  const files = selfSignedCertificate(t)
+  const tls = loadConfig({ ...base, TLS_CERT: files.cert, TLS_KEY: files.key }).tls
+  t.equal(tls?.cert, readFileSync(files.cert, 'utf8'), 'the certificate is read')
+  t.equal(tls?.key, readFileSync(files.key, 'utf8'), 'the key is read')
+
+  throwsNaming(t, { ...base, TLS_CERT: files.cert }, 'TLS_KEY', 'the certificate alone names the missing key')
+  throwsNaming(t, { ...base, TLS_KEY: files.key }, 'TLS_CERT', 'the key alone names the missing certificate')
+  throwsNaming(t, { ...base, TLS_CERT: join(files.cert, '..', 'missing.pem'), TLS_KEY: files.key }, 'TLS_CERT', 'a missing certificate file')
+  throwsNaming(t, { ...base, TLS_CERT: files.cert, TLS_KEY: join(files.key, '..', 'missing.pem') }, 'TLS_KEY', 'a missing key file')
+  const dir = join(files.cert, '..')
+  throwsNaming(t, { ...base, TLS_CERT: dir, TLS_KEY: files.key }, 'TLS_CERT', 'a directory')
+  const garbage = join(dir, 'garbage.pem')
+  writeFileSync(garbage, 'not a pem file\n')
+  throwsNaming(t, { ...base, TLS_CERT: garbage, TLS_KEY: files.key }, 'TLS_CERT', 'not a certificate')
+  throwsNaming(t, { ...base, TLS_CERT: files.cert, TLS_KEY: files.cert }, 'TLS_KEY', 'the certificate given as the key')
+  await t.test('a key from another certificate', async t => {
+    throwsNaming(t, { ...base, TLS_CERT: files.cert, TLS_KEY: selfSignedCertificate(t).key }, 'TLS_KEY', 'a key that does not match')
+  })
+  if (process.getuid?.() !== 0) {
+    const unreadable = join(dir, 'unreadable.pem')
+    writeFileSync(unreadable, readFileSync(files.key))
+    chmodSync(unreadable, 0o000)
+    throwsNaming(t, { ...base, TLS_CERT: files.cert, TLS_KEY: unreadable }, 'TLS_KEY', 'a file the process may not read')
+  }
+})
+
+t.test('TRUST_PROXY: false, true, or addresses and CIDRs', async t => {
+  const trust = (value: string): unknown => loadConfig({ ...base, TRUST_PROXY: value }).trustProxy
+  t.equal(trust('false'), false)
+  t.equal(trust('true'), true)
+  t.equal(trust('TRUE'), true)
+  t.same(trust('127.0.0.1'), ['127.0.0.1'])
+  t.same(trust('10.0.0.0/8, 192.168.1.1 ,::1,fd00::/8'), ['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8'], 'a list, trimmed')
+  t.same(trust('loopback,uniquelocal'), ['loopback', 'uniquelocal'], 'proxy-addr\'s names')
+  // Fastify 5 ignores hop counts (they cannot tell the proxy from a direct client): refused, not silently dropped.
+  for (const value of ['yes please', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', '300.1.1.1', 'proxy.example.com', '-1', '1', '2']) {
+    throwsNaming(t, { ...base, TRUST_PROXY: value }, 'TRUST_PROXY', `TRUST_PROXY=${value}`)
+  }
+})
+
 t.test('production needs a JWT_SECRET of at least 32 characters', async t => {
   throwsNaming(t, { ...base, ENVIRONMENT: 'production' }, 'JWT_SECRET', 'missing')
   throwsNaming(t, { ...base, ENVIRONMENT: 'production', JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET', '31 characters')
@@ -119,6 +187,8 @@ t.test('other variables are validated too', async t => {
   throwsNaming(t, { ...base, RATE_LIMIT_ENABLED: 'maybe' }, 'RATE_LIMIT_ENABLED', 'not a boolean')
   throwsNaming(t, { ...base, RATE_LIMIT_MESSAGES: '0' }, 'RATE_LIMIT_MESSAGES', 'a zero limit')
   t.equal(loadConfig({ ...base, RATE_LIMIT_LOGIN: '5' }).rateLimit.login, 5)
+  t.equal(loadConfig({ ...base, RATE_LIMIT_ROOMS: '3' }).rateLimit.rooms, 3)
+  throwsNaming(t, { ...base, RATE_LIMIT_ROOMS: 'many' }, 'RATE_LIMIT_ROOMS', 'not a number')
   throwsNaming(t, { ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'unknown log level')
   t.equal(loadConfig({ ...base, LOG_LEVEL: 'debug' }).logLevel, 'debug')
   throwsNaming(t, { ...base, REDIS_URL: 'http://cache' }, 'REDIS_URL', 'not redis://')

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { openEmbedded } from '../db/embedded.js'
@@ -51,7 +53,7 @@ export async function freshDatabase (t: Test): Promise<string> {
   return url.toString()
 }
 
-/** The configuration tests run with: fast bcrypt, quiet logs, limits out of the way unless a test sets them. */
+/** The configuration tests run with: fast bcrypt, quiet logs, limits (and load shedding) out of the way unless a test sets them. */
 export function testConfig (env: Record<string, string> = {}): Config {
   return loadConfig({
     JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
@@ -62,6 +64,9 @@ export function testConfig (env: Record<string, string> = {}): Config {
     RATE_LIMIT_LOGIN: '100000',
     RATE_LIMIT_MESSAGES: '100000',
     RATE_LIMIT_GLOBAL: '100000',
+    RATE_LIMIT_ROOMS: '100000',
+    // A shared, busy test machine stalls the event loop at start-up; load shedding is tested on its own.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
   })
 }
@@ -72,6 +77,10 @@ export interface BuildOptions {
   env?: Record<string, string>
   /** `postgres` (default) falls back to the embedded engine when no server is reachable, unless REQUIRE_SERVICES=1. */
   engine?: Engine
+  /** An existing database (another instance's) instead of a fresh one; postgres only. */
+  databaseUrl?: string
+  /** Fastify's logger option (default: no logging). */
+  logger?: FastifyServerOptions['logger']
 }
 
 /**
@@ -88,12 +97,12 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
   const env = { ...options.env }
   let pglite: PGlite | undefined
   if (engine === 'postgres') {
-    env.DATABASE_URL = await freshDatabase(t)
+    env.DATABASE_URL = options.databaseUrl ?? await freshDatabase(t)
   } else {
     pglite = await openEmbedded('memory://')
     t.teardown(async () => { await pglite?.close() })
   }
-  const app = buildApp(testConfig(env), { pglite, logger: false })
+  const app = buildApp(testConfig(env), { pglite, logger: options.logger ?? false })
   checkResponsesAgainstOpenApi(t, app)
   await app.ready()
   return app
@@ -116,6 +125,19 @@ export function checkResponsesAgainstOpenApi (t: Test, app: FastifyInstance): vo
     await app.close()
     if (violations.length > 0) throw new Error(`responses that do not match openapi.yaml:\n${violations.join('\n')}`)
   })
+}
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1 (P-256, one day), made with openssl in a
+ * test directory; returns the paths of the PEM files.
+ */
+export function selfSignedCertificate (t: Test): { cert: string, key: string } {
+  const dir = t.testdir()
+  const cert = join(dir, 'cert.pem')
+  const key = join(dir, 'key.pem')
+  execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' })
+  return { cert, key }
 }
 
 /** A free TCP port on 127.0.0.1. */

@@ -74,6 +74,11 @@ t.test('the document keeps its structural promises', async t => {
     'POST /api/v1/users/login',
     'GET /api/v1/users',
     'GET /api/v1/users/{id}',
+    // Beyond the contract: the account routes (token revocation, see README "Revocation").
+    'POST /api/v1/users/logout',
+    'GET /api/v1/users/me',
+    'PATCH /api/v1/users/me',
+    'PATCH /api/v1/users/{id}',
     'POST /api/v1/rooms',
     'GET /api/v1/rooms',
     'POST /api/v1/rooms/{id}/join',

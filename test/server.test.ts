@@ -1,90 +1,13 @@
 // `npm start` as a real process: the embedded engine with nothing configured, a PostgreSQL server
 // by DATABASE_URL or by the seed's DB_* variables, refusal of bad configuration, and SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { adminUrl, freePort, freshDatabase, postgresReachable, uniqueEmail } from './helper.js'
+import { type Server, start, tempDir, terminate, untilHealthy } from './server-process.js'
 
 // Several real start-ups, each a few seconds (more on a loaded machine): more than the default budget.
 t.setTimeout(300_000)
-
-const root = fileURLToPath(new URL('..', import.meta.url))
-
-/**
- * Inherited variables that would point the child at another database, port or Redis, or change its
- * configuration; and tap's own (NODE_OPTIONS would load its coverage hooks into the child): the
- * child is a plain `npm start`.
- */
-const INHERITED = /^(DATABASE_URL|DB_[A-Z_]+|PORT|APP_PORT|HOST|REDIS_URL|DATA_DIR|JWT_[A-Z_]+|ENVIRONMENT|NODE_ENV|LOG_LEVEL|CORS_ORIGINS|BCRYPT_COST|RATE_LIMIT_[A-Z_]+|NODE_OPTIONS|TAP|TAP_[A-Z_]+|_TAPJS_[A-Z_]+_)$/
-
-function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
-  const clean: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) if (!INHERITED.test(name)) clean[name] = value
-  return { ...clean, BCRYPT_COST: '10', ...env }
-}
-
-function tempDir (t: Test, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-interface Server {
-  child: ChildProcess
-  port: number
-  stdout: () => string
-  stderr: () => string
-  /** Resolves with the exit code (or the signal's name) once the process has ended. */
-  exited: Promise<number | string>
-}
-
-function start (t: Test, env: Record<string, string>): Server {
-  // Exactly what `npm start` runs.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.setEncoding('utf8').on('data', chunk => { stdout += chunk })
-  child.stderr?.setEncoding('utf8').on('data', chunk => { stderr += chunk })
-  const exited = new Promise<number | string>(resolve => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await exited
-    }
-  })
-  return { child, port: Number(env.PORT), stdout: () => stdout, stderr: () => stderr, exited }
-}
-
-/** Polls /health until it answers 200; returns the seconds it took, or throws with the child's output. */
-async function untilHealthy (server: Server, boundMs = 30_000): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < boundMs) {
-    const exitedWith = server.child.exitCode ?? server.child.signalCode
-    if (exitedWith !== null) throw new Error(`server exited (${exitedWith}) before it was healthy:\n${server.stderr()}\n${server.stdout().slice(-2000)}`)
-    try {
-      const res = await fetch(`http://127.0.0.1:${server.port}/health`, { signal: AbortSignal.timeout(2000) })
-      if (res.status === 200) return (Date.now() - started) / 1000
-    } catch {
-      // not listening yet
-    }
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`/health did not answer 200 within ${boundMs} ms:\n${server.stderr()}\n${server.stdout().slice(-2000)}`)
-}
-
-/** Sends SIGTERM and waits at most `boundMs` for the exit; returns the exit code (or signal) and the seconds. */
-async function terminate (server: Server, boundMs = 10_000): Promise<{ code: number | string, seconds: number }> {
-  const started = Date.now()
-  server.child.kill('SIGTERM')
-  let timer: NodeJS.Timeout | undefined
-  const code = await Promise.race([server.exited, new Promise<string>(resolve => { timer = setTimeout(() => resolve('still running'), boundMs) })])
-  clearTimeout(timer)
-  return { code, seconds: (Date.now() - started) / 1000 }
-}
 
 async function post (port: number, path: string, body: unknown): Promise<{ status: number, body: any }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })

@@ -12,7 +12,7 @@ const health: FastifyPluginAsyncTypebox = async function (app) {
       summary: 'Readiness: is the database reachable?',
       response: {
         200: Type.Ref(Health, { description: 'Ready' }),
-        503: Type.Ref(Health, { description: 'The database is unreachable' })
+        503: Type.Ref(Health, { description: 'The database is unreachable, or the server is overloaded (shedding load)' })
       }
     }
   }, async (_request, reply) => {

@@ -1,19 +1,31 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { Config } from '../../src/config.js'
 import { roomHistory } from '../../src/domain/messages.js'
 import { createRoom, joinRoom, listRooms } from '../../src/domain/rooms.js'
+import { tooManyRequests } from '../../src/errors.js'
 import { authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
 import { CreateRoomBody, JoinResponse, Room, RoomList } from '../../src/schemas/rooms.js'
 
-const rooms: FastifyPluginAsyncTypebox = async function (app) {
+const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.addHook('onRequest', app.authenticate)
 
   app.post('', {
+    // Per user (the global key, after authentication), counted apart from the global limit.
+    config: {
+      rateLimit: {
+        max: config.rateLimit.rooms,
+        timeWindow: 3_600_000,
+        errorResponseBuilder: (_request, context) =>
+          tooManyRequests(`Too many rooms created; retry in ${Math.ceil(context.ttl / 1000)} seconds`, context.ttl / 1000)
+      }
+    },
     schema: {
       operationId: 'createRoom',
       tags: ['rooms'],
       summary: 'Create a room; its creator is its first member',
+      description: 'A user may create 20 rooms an hour by default (RATE_LIMIT_ROOMS); past that, 429 with Retry-After.',
       security: bearer,
       body: Type.Ref(CreateRoomBody),
       response: { 201: Type.Ref(Room, { description: 'Created' }), ...errors(...bodyErrors, ...authErrors) }

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../../src/config.js'
-import { getUser, listUsers, login, register } from '../../src/domain/users.js'
-import { alwaysErrors, authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
-import { LoginBody, LoginResponse, RegisterBody, User, UserList } from '../../src/schemas/users.js'
+import { getMe, getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/domain/users.js'
+import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
+import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
 const byAddress = (request: { ip: string }): string => `ip:${request.ip}`
 
@@ -31,14 +31,85 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       summary: 'Exchange email and password for a token',
       security: [],
       description: 'An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one ' +
-        'account from one address, that pair is locked for 15 minutes (429 with Retry-After).',
+        'account from one address, that pair is locked for 15 minutes (429 with Retry-After). A disabled account ' +
+        'gets 403 ACCOUNT_DISABLED, but only with the right password.',
       body: Type.Ref(LoginBody),
-      response: { 200: Type.Ref(LoginResponse, { description: 'Logged in' }), ...errors(...bodyErrors, 401, ...alwaysErrors) }
+      response: {
+        200: Type.Ref(LoginResponse, { description: 'Logged in' }),
+        403: Type.Ref(ErrorResponse, { description: 'The account is disabled (ACCOUNT_DISABLED): said only when the password is right' }),
+        ...errors(...bodyErrors, 401, ...alwaysErrors)
+      }
     }
   }, async (request) => {
     const user = await login({ db: app.db, passwords: app.passwords, lockout: config.rateLimit.enabled }, request.body, request.ip)
     return { token: app.signToken(user), user: { id: user.id, email: user.email, username: user.username } }
   })
+
+  app.post('/logout', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'logoutUser',
+      tags: ['users'],
+      summary: 'Log out everywhere: revoke every token of yours',
+      description: 'A JWT cannot be taken back one by one, so this revokes every token you hold, on every device, ' +
+        'including the one sending this request; your open WebSockets are closed with 4401. Log in again for a new token.',
+      security: bearer,
+      response: { 204: Type.Null({ description: 'Logged out: every token issued before now is refused' }), ...errors(...authErrors) }
+    }
+  }, async (request, reply) => {
+    await logout(app, request.user.id)
+    return await reply.code(204).send(null)
+  })
+
+  app.get('/me', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'getMe',
+      tags: ['users'],
+      summary: 'Your own account (with your email)',
+      security: bearer,
+      response: { 200: Type.Ref(User, { description: 'You' }), ...errors(...authErrors) }
+    }
+  }, async (request) => await getMe(app, request.user))
+
+  app.patch('/me', {
+    onRequest: app.authenticate,
+    config: { rateLimit: { max: config.rateLimit.login, timeWindow: 60_000, keyGenerator: byAddress, hook: 'onRequest' } },
+    schema: {
+      operationId: 'updateMe',
+      tags: ['users'],
+      summary: 'Change your username, email or password',
+      description: 'Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the ' +
+        'lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); ' +
+        'the response carries a fresh token, so you stay signed in here.',
+      security: bearer,
+      body: Type.Ref(UpdateMeBody),
+      response: { 200: Type.Ref(LoginResponse, { description: 'Changed: a fresh token and your account' }), ...errors(...bodyErrors, 409, ...authErrors) }
+    }
+  }, async (request) => {
+    const user = await updateMe({ db: app.db, passwords: app.passwords, events: app.events, lockout: config.rateLimit.enabled }, request.user.id, request.body, request.ip)
+    return { token: app.signToken(user), user: { id: user.id, email: user.email, username: user.username } }
+  })
+
+  app.patch('/:id', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'adminUpdateUser',
+      tags: ['users'],
+      summary: 'Admins: disable or enable an account',
+      description: 'Disabling revokes every token of the account and closes its WebSockets (4401); it cannot log in ' +
+        '(403 ACCOUNT_DISABLED) until enabled again. An admin cannot disable themself (409 CANNOT_DISABLE_SELF).',
+      security: bearer,
+      params: IdParams,
+      body: Type.Ref(AdminUpdateBody),
+      response: {
+        200: Type.Ref(User, { description: 'The account as it is now (`disabled_at` set or null)' }),
+        403: Type.Ref(ErrorResponse, { description: 'You are not an admin (ADMIN_ONLY)' }),
+        409: Type.Ref(ErrorResponse, { description: 'An admin cannot disable themself (CANNOT_DISABLE_SELF)' }),
+        ...errors(...bodyErrors, 404, ...authErrors)
+      }
+    }
+  }, async (request) => await setAccountDisabled(app, request.params.id, request.body.disabled, request.user))
 
   app.get('', {
     onRequest: app.authenticate,

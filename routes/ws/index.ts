@@ -2,9 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { roomIdsOfUser } from '../../db/rooms.js'
-import { findUserById } from '../../db/users.js'
 import type { Config } from '../../src/config.js'
-import { forbidden, unauthorized } from '../../src/errors.js'
+import { forbidden } from '../../src/errors.js'
 import { serveSocket, type SocketStart } from '../../src/realtime/connection.js'
 import { parseSince } from '../../src/realtime/frames.js'
 import { authErrors, bearer, ErrorResponse, errors } from '../../src/schemas/common.js'
@@ -32,10 +31,10 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'cors
     preHandler: async request => {
       const { since } = request.query as { since?: string }
       const rooms = since === undefined ? undefined : parseSince(since)
-      const [user, roomIds] = await Promise.all([findUserById(app.db, request.user.id), roomIdsOfUser(app.db, request.user.id)])
-      // A token of a user who no longer exists names nobody.
-      if (user === undefined) throw unauthorized('Missing or invalid authentication token')
-      startOf.set(request, { user: { id: user.id, username: user.username }, roomIds, since: rooms, exp: request.user.exp })
+      // `authenticate` has refused tokens of users who no longer exist and read the username.
+      const { id, username, exp, ver } = request.user
+      const roomIds = await roomIdsOfUser(app.db, id)
+      startOf.set(request, { user: { id, username }, roomIds, since: rooms, exp, tokenVersion: ver })
     },
     schema: {
       operationId: 'openWebSocket',
@@ -46,7 +45,8 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'cors
         'Frames are JSON `{"type", "payload"}`: the client sends `message:send`, `room:join`, `sync`, `typing` and ' +
         '`presence:get`; the server sends `message:new`, `room:joined`, `sync:reset`, `sync:done`, `typing`, `presence`, ' +
         '`presence:list` and `error`. `?since=<room_id>:<seq>,...` catches up at once, as a `sync` frame sent right after ' +
-        'connecting would. The socket is closed with 4401 when the token expires. See README.md and asyncapi.yaml for the protocol.',
+        'connecting would. The socket is closed with 4401 when the token expires or is revoked (logout, a new password or ' +
+        'email, the account disabled). See README.md and asyncapi.yaml for the protocol.',
       security: bearer,
       querystring: WsQuery,
       response: {

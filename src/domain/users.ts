@@ -1,7 +1,11 @@
-import { findUserByEmail, findUserById, insertUser, listUsers as listUserRows, type Db, type UserRecord } from '../../db/users.js'
-import { conflict, notFound, unauthorized } from '../errors.js'
+import {
+  bumpTokenVersion, findUserByEmail, findUserById, findUserWithHash, insertUser, isEmailTaken, listUsers as listUserRows,
+  setDisabled, type Db, updateUser, type UserRecord
+} from '../../db/users.js'
+import { conflict, forbidden, notFound, unauthorized } from '../errors.js'
 import { checkPasswordPolicy, type PasswordHasher } from '../passwords/index.js'
-import type { LoginInput, RegisterInput, UserView } from '../schemas/users.js'
+import type { LoginInput, RegisterInput, UpdateMeInput, UserView } from '../schemas/users.js'
+import type { RoomEvents } from './bus.js'
 import { assertNotLocked, loginFailed, loginSucceeded } from './lockout.js'
 import { trimmed } from './text.js'
 
@@ -13,6 +17,7 @@ interface Deps { db: Db, passwords: PasswordHasher }
 export function viewUser (user: UserRecord, viewer: Viewer | undefined): UserView {
   const view: UserView = { id: user.id, username: user.username, created_at: user.created_at }
   if (viewer !== undefined && (viewer.id === user.id || viewer.role === 'admin')) view.email = user.email
+  if (viewer?.role === 'admin') view.disabled_at = user.disabled_at
   return view
 }
 
@@ -33,7 +38,7 @@ export async function login (
   { db, passwords, lockout }: Deps & { lockout: boolean },
   input: LoginInput,
   address: string
-): Promise<{ id: number, email: string, username: string, role: string }> {
+): Promise<{ id: number, email: string, username: string, role: string, token_version: number }> {
   const account = input.email.toLowerCase()
   if (lockout) await assertNotLocked(db, account, address)
   const user = await findUserByEmail(db, input.email)
@@ -45,7 +50,9 @@ export async function login (
     throw unauthorized(BAD_LOGIN, 'INVALID_CREDENTIALS')
   }
   if (lockout) await loginSucceeded(db, account, address)
-  return { id: user.id, email: user.email, username: user.username, role: user.role }
+  // Only someone who knows the password learns that the account is disabled.
+  if (user.disabled_at !== null) throw forbidden('This account is disabled', 'ACCOUNT_DISABLED')
+  return { id: user.id, email: user.email, username: user.username, role: user.role, token_version: user.token_version }
 }
 
 export async function getUser ({ db }: { db: Db }, id: number, viewer: Viewer): Promise<UserView> {
@@ -57,4 +64,86 @@ export async function getUser ({ db }: { db: Db }, id: number, viewer: Viewer): 
 export async function listUsers ({ db }: { db: Db }, page: { limit: number, offset: number }, viewer: Viewer): Promise<UserView[]> {
   const users = await listUserRows(db, page)
   return users.map(user => viewUser(user, viewer))
+}
+
+/** Tells every instance to close the user's sockets opened with a token older than `tokenVersion`. */
+function revoked (events: RoomEvents, user: { id: number, token_version: number }): void {
+  events.publish({ type: 'user:revoked', user_id: user.id, token_version: user.token_version })
+}
+
+/**
+ * Logs the user out everywhere: a JWT cannot be taken back, so the user's token version moves on
+ * and every token issued before (on any device) is refused from now on; open sockets close (4401).
+ */
+export async function logout ({ db, events }: { db: Db, events: RoomEvents }, userId: number): Promise<void> {
+  const tokenVersion = await bumpTokenVersion(db, userId)
+  if (tokenVersion === undefined) throw unauthorized('Missing or invalid authentication token')
+  revoked(events, { id: userId, token_version: tokenVersion })
+}
+
+/**
+ * Changes the caller's username, email or password; every change needs the current password (a
+ * wrong one counts as a failed login for the lockout). A new email or password revokes every
+ * token issued before. Returns the user as stored, to sign a fresh token with.
+ */
+export async function updateMe (
+  { db, passwords, events, lockout }: Deps & { events: RoomEvents, lockout: boolean },
+  userId: number,
+  input: UpdateMeInput,
+  address: string
+): Promise<UserRecord> {
+  const username = input.username === undefined ? undefined : trimmed(input.username, 'username', 100)
+  if (input.password !== undefined) checkPasswordPolicy(input.password)
+  const user = await findUserWithHash(db, userId)
+  if (user === undefined) throw unauthorized('Missing or invalid authentication token')
+  const account = user.email.toLowerCase()
+  if (lockout) await assertNotLocked(db, account, address)
+  if (!await passwords.verify(input.current_password, user.password_hash)) {
+    if (lockout) await loginFailed(db, account, address)
+    throw unauthorized('Current password is incorrect', 'INVALID_CREDENTIALS')
+  }
+  if (lockout) await loginSucceeded(db, account, address)
+
+  const email = input.email !== undefined && input.email !== user.email ? input.email : undefined
+  // Asked only of someone who knows the password: a stolen token alone cannot probe for addresses.
+  if (email !== undefined) {
+    const holder = await findUserByEmail(db, email)
+    if (holder !== undefined && holder.id !== user.id) throw conflict('Email already registered', 'EMAIL_TAKEN')
+  }
+  const passwordHash = input.password === undefined ? undefined : await passwords.hash(input.password)
+  const revoke = email !== undefined || passwordHash !== undefined
+  let updated: UserRecord | undefined
+  try {
+    updated = await updateUser(db, user.id, {
+      ...(username === undefined ? {} : { username }),
+      ...(email === undefined ? {} : { email }),
+      ...(passwordHash === undefined ? {} : { password_hash: passwordHash })
+    }, revoke)
+  } catch (err) {
+    if (isEmailTaken(err)) throw conflict('Email already registered', 'EMAIL_TAKEN')
+    throw err
+  }
+  if (updated === undefined) throw unauthorized('Missing or invalid authentication token')
+  if (revoke) revoked(events, updated)
+  return updated
+}
+
+/** The caller's own record, email included. */
+export async function getMe ({ db }: { db: Db }, viewer: Viewer): Promise<UserView> {
+  return await getUser({ db }, viewer.id, viewer)
+}
+
+/**
+ * Admins only: disables an account (it cannot log in; every token of it is refused and its sockets
+ * close) or enables it again. An admin cannot disable themself (409): no admin locks themself out.
+ */
+export async function setAccountDisabled (
+  { db, events }: { db: Db, events: RoomEvents }, id: number, disabled: boolean, viewer: Viewer
+): Promise<UserView> {
+  if (viewer.role !== 'admin') throw forbidden('Only an admin may disable or enable accounts', 'ADMIN_ONLY')
+  if (disabled && id === viewer.id) throw conflict('An admin cannot disable their own account', 'CANNOT_DISABLE_SELF')
+  const user = await setDisabled(db, id, disabled)
+  if (user === undefined) throw notFound('User not found', 'USER_NOT_FOUND')
+  if (disabled) revoked(events, user)
+  return viewUser(user, viewer)
 }

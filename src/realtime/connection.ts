@@ -30,6 +30,8 @@ export interface SocketStart {
   since?: ClientPayload<'sync'>['rooms'] | undefined
   /** When the token expires (seconds since the epoch): the socket is closed with 4401 then. */
   exp?: number | undefined
+  /** The token's version (`ver`): revoking it closes the socket with 4401. */
+  tokenVersion?: number | undefined
 }
 
 /**
@@ -41,7 +43,7 @@ export interface SocketStart {
 export function serveSocket (app: FastifyInstance, socket: WebSocket, request: FastifyRequest, start: SocketStart): void {
   const { hub, presence, fanout } = app.realtime
   const { user } = start
-  const client = hub.add(socket, user.id, start.roomIds)
+  const client = hub.add(socket, user.id, start.roomIds, start.tokenVersion)
   const log = request.log
 
   // Online/offline in the order the socket opened and closed (the store answers in order).

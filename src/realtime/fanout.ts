@@ -15,6 +15,8 @@ export interface Fanout {
   publishRoom: (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number) => void
   /** Subscribes every socket of the user, on every instance, to the room (the user joined it). */
   publishJoin: (userId: number, roomId: number) => void
+  /** Closes (4401) every socket of the user, on every instance, opened with a token older than `tokenVersion`. */
+  publishRevoke: (userId: number, tokenVersion: number) => void
   close: () => Promise<void>
 }
 
@@ -22,6 +24,7 @@ export function localFanout (hub: Hub): Fanout {
   return {
     publishRoom: (roomId, frame, seq, exceptUserId) => { hub.deliver(roomId, frame, seq, exceptUserId) },
     publishJoin: (userId, roomId) => { hub.subscribeUser(userId, roomId) },
+    publishRevoke: (userId, tokenVersion) => { hub.revokeUser(userId, tokenVersion) },
     close: async () => {}
   }
 }
@@ -55,6 +58,7 @@ export function channelFor (scope: string): string {
  *     <instance id> r <room id> <seq>\n<frame>      deliver <frame> (a message at <seq>, 0: none) to the room's sockets
  *     <instance id> r <room id> 0 <user id>\n<frame>  the same, skipping that user's sockets (typing, presence)
  *     <instance id> j <user id> <room id>\n   subscribe the user's sockets to the room
+ *     <instance id> k <user id> <version>\n   close (4401) the user's sockets whose token is older than <version>
  *
  * An instance delivers its own events locally before publishing and skips them when Redis echoes
  * them back, so each socket gets each event once, and local delivery goes on while Redis is away.
@@ -96,6 +100,8 @@ export async function redisFanout (hub: Hub, options: RedisFanoutOptions): Promi
       hub.deliver(Number(a), message.subarray(newline + 1), seq > 0 ? seq : undefined, c === undefined ? undefined : Number(c))
     } else if (kind === 'j') {
       hub.subscribeUser(Number(a), Number(b))
+    } else if (kind === 'k') {
+      hub.revokeUser(Number(a), Number(b))
     }
   })
 
@@ -122,6 +128,10 @@ export async function redisFanout (hub: Hub, options: RedisFanoutOptions): Promi
     publishJoin (userId, roomId) {
       hub.subscribeUser(userId, roomId)
       publish(`j ${userId} ${roomId}`)
+    },
+    publishRevoke (userId, tokenVersion) {
+      hub.revokeUser(userId, tokenVersion)
+      publish(`k ${userId} ${tokenVersion}`)
     },
     async close () {
       publisher.disconnect()

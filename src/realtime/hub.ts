@@ -10,7 +10,7 @@ export const CloseCode = {
   TOO_BIG: 1009,
   /** The client reads too slowly: its unsent buffer passed the limit. */
   TRY_AGAIN_LATER: 1013,
-  /** The token the socket was opened with has expired (or was never valid): log in again. */
+  /** The token the socket was opened with has expired or was revoked (or was never valid): log in again. */
   UNAUTHORIZED: 4401
 } as const
 
@@ -31,7 +31,7 @@ export class Client {
   /** The rooms it was subscribed to when the hub let it go (the user's offline announcement goes there). */
   roomsAtRemoval: number[] = []
 
-  constructor (readonly socket: WebSocket, readonly userId: number) {}
+  constructor (readonly socket: WebSocket, readonly userId: number, readonly tokenVersion = 0) {}
 }
 
 /** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
@@ -57,8 +57,8 @@ export class Hub {
 
   constructor (private readonly options: HubOptions) {}
 
-  add (socket: WebSocket, userId: number, roomIds: Iterable<number>): Client {
-    const client = new Client(socket, userId)
+  add (socket: WebSocket, userId: number, roomIds: Iterable<number>, tokenVersion = 0): Client {
+    const client = new Client(socket, userId, tokenVersion)
     this.clients.add(client)
     addTo(this.byUser, userId, client)
     for (const roomId of roomIds) this.subscribe(client, roomId)
@@ -87,6 +87,13 @@ export class Hub {
   /** Subscribes every local socket of a user to a room (the user joined it). */
   subscribeUser (userId: number, roomId: number): void {
     for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId)
+  }
+
+  /** Closes (4401) every local socket of the user opened with a token older than `tokenVersion` (revoked). */
+  revokeUser (userId: number, tokenVersion: number): void {
+    for (const client of [...this.byUser.get(userId) ?? []]) {
+      if (client.tokenVersion < tokenVersion) client.socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
+    }
   }
 
   /** Whether the user has a socket open on this instance. */

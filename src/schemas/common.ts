@@ -1,15 +1,15 @@
 import { type TSchema, Type } from '@sinclair/typebox'
 
 /** An ISO 8601 timestamp; handlers may hand over a Date, the serializer writes the string. */
-export const Timestamp = Type.Unsafe<Date | string>(Type.String({ format: 'date-time', examples: ['2026-01-28T10:30:00.000Z'] }))
+export const Timestamp = Type.Unsafe<Date | string>(Type.String({ format: 'date-time', maxLength: 32, examples: ['2026-01-28T10:30:00.000Z'] }))
 
 /** Every error the API returns. */
 export const ErrorResponse = Type.Object({
-  error: Type.String({ description: 'A sentence for a person', examples: ['email must be a valid email address'] }),
-  code: Type.Optional(Type.String({ description: 'A stable machine word', examples: ['VALIDATION_ERROR'] }))
+  error: Type.String({ maxLength: 1000, description: 'A sentence for a person', examples: ['email must be a valid email address'] }),
+  code: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Z][A-Z0-9_]*$', description: 'A stable machine word', examples: ['VALIDATION_ERROR'] }))
 }, { $id: 'Error', title: 'Error' })
 
-export const Id = Type.Integer({ minimum: 1, maximum: 2147483647, description: 'A positive integer id' })
+export const Id = Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, description: 'A positive integer id' })
 
 export const IdParams = Type.Object({ id: Id })
 
@@ -24,7 +24,7 @@ const errorDescriptions = {
   415: 'Request body is not JSON',
   429: 'Rate limited; see the Retry-After header',
   500: 'Unexpected server error (the body never carries internals)',
-  503: 'The database is unreachable or the server is shutting down; retry later'
+  503: 'The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds'
 } as const
 
 export type ErrorStatus = keyof typeof errorDescriptions
@@ -47,10 +47,19 @@ export const bodyErrors = [400, 413, 415] as const
 
 export const bearer = [{ bearerAuth: [] }]
 
+/** The most items a list response holds: the page size's upper bound. */
+export const MAX_PAGE = 100
+
+/**
+ * The raw length of a text field whose bound applies after trimming (username, room name, message
+ * content): the body limit (BODY_LIMIT in src/app.ts), which refuses anything longer with 413 first.
+ */
+export const MAX_RAW_TEXT = 64 * 1024
+
 /** No NUL characters anywhere in the string. */
 export const NO_NUL = '^[^\\u0000]*$'
 
 export const Pagination = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Page size, 1 to 100' }),
-  offset: Type.Integer({ minimum: 0, maximum: 2147483647, default: 0, description: 'How many to skip' })
+  limit: Type.Integer({ format: 'int32', minimum: 1, maximum: 100, default: 50, description: 'Page size, 1 to 100' }),
+  offset: Type.Integer({ format: 'int32', minimum: 0, maximum: 2147483647, default: 0, description: 'How many to skip' })
 })

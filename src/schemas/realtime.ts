@@ -130,8 +130,9 @@ export type ServerPayload<T extends ServerFrameType> = Static<(typeof serverPayl
 
 /** The query string `GET /ws` accepts (the token may come from here, a header, or the subprotocol). */
 export const WsQuery = Type.Object({
-  token: Type.Optional(Type.String({ description: 'The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket)' })),
+  token: Type.Optional(Type.String({ maxLength: 4096, description: 'The JWT from POST /api/v1/users/login (browsers cannot set headers on a WebSocket)' })),
   since: Type.Optional(Type.String({
+    maxLength: 16384,
     pattern: '^[1-9][0-9]{0,9}:[0-9]{1,10}(,[1-9][0-9]{0,9}:[0-9]{1,10})*$',
     description: 'Catch up at once: `<room_id>:<last seq>` pairs, comma-separated; the same as a `sync` frame sent right after connecting',
     examples: ['1:41,7:0']

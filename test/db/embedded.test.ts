@@ -77,4 +77,9 @@ t.test('the same API on the embedded engine (PGlite)', async t => {
   const ghost = { authorization: `Bearer ${head}.${createHmac('sha256', testConfig().jwt.secret).update(head).digest('base64url')}` }
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: ghost, payload: { name: 'ghost' } })).statusCode, 401)
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/rooms/${room.id as number}/join`, headers: ghost })).statusCode, 401)
+
+  // Token revocation (migration 0006) works here too: logout refuses the token from then on.
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/users/logout', headers: outsider.auth })).statusCode, 204)
+  t.equal((await app.inject({ url: '/api/v1/users/me', headers: outsider.auth })).statusCode, 401, 'a revoked token is refused')
+  t.equal((await app.inject({ url: '/api/v1/users/me', headers: member.auth })).statusCode, 200, 'other users are unaffected')
 })

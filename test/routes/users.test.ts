@@ -68,4 +68,21 @@ t.test('users', async t => {
     t.equal(res.statusCode, 401)
     t.same(json(res), { error: 'Missing or invalid authentication token', code: 'UNAUTHORIZED' })
   })
+
+  t.test('account routes check their input and need a token', async t => {
+    const a = await signUp(app)
+    for (const [method, url] of [['POST', '/api/v1/users/logout'], ['GET', '/api/v1/users/me'], ['PATCH', '/api/v1/users/me'], ['PATCH', `/api/v1/users/${a.id}`]] as const) {
+      t.equal((await app.inject({ method, url, payload: method === 'PATCH' ? { disabled: true } : undefined })).statusCode, 401, `${method} ${url} without a token`)
+    }
+    const bad = async (url: string, payload: unknown): Promise<number> => (await app.inject({ method: 'PATCH', url, headers: a.auth, payload: payload as object })).statusCode
+    t.equal(await bad('/api/v1/users/me', { username: 'x' }), 400, 'current_password is required')
+    t.equal(await bad('/api/v1/users/me', { current_password: 'correct horse battery staple', email: 'not an email' }), 400)
+    t.equal(await bad('/api/v1/users/me', { current_password: 'correct horse battery staple', username: '   ' }), 400, 'an empty username')
+    t.equal(await bad(`/api/v1/users/${a.id}`, {}), 400, 'disabled is required')
+    t.equal(await bad(`/api/v1/users/${a.id}`, { disabled: 'maybe' }), 400)
+    t.equal(await bad('/api/v1/users/abc', { disabled: true }), 400, 'a bad id')
+    const same = await app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: a.auth, payload: { current_password: 'correct horse battery staple', email: a.email } })
+    t.equal(same.statusCode, 200, 'the email you already have is no change')
+    t.equal((await app.inject({ url: '/api/v1/users/me', headers: a.auth })).statusCode, 200, 'and revokes nothing')
+  })
 })

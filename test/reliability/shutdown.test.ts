@@ -1,0 +1,171 @@
+// Graceful shutdown of the real process under load: SIGTERM while REST sends are running and
+// sockets are open. In-flight requests finish, new ones are refused (503 or a refused connection,
+// never a hang), sockets get 1001, the pool and Redis are closed, the process exits 0 within 10 s,
+// and every acknowledged message is stored. A second signal exits at once.
+import pg from 'pg'
+import t from 'tap'
+import WebSocket from 'ws'
+import { freePort, freshDatabase } from '../helper.js'
+import { PrivateRedis } from '../realtime/ws-client.js'
+import { exitWithin, logLines, type Server, start, terminate, untilHealthy } from '../server-process.js'
+
+t.setTimeout(120_000)
+
+const JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
+
+async function api (server: Server, path: string, body: unknown, token?: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000)
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+/** A user with a room, through the API. */
+async function setUp (server: Server): Promise<{ token: string, roomId: number }> {
+  const email = `shutdown.${process.pid}.${Date.now()}@example.com`
+  const password = 'correct horse battery staple'
+  const registered = await api(server, '/api/v1/users/register', { email, password, username: 'shutdown' })
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`)
+  const { token } = (await api(server, '/api/v1/users/login', { email, password })).body as { token: string }
+  const room = await api(server, '/api/v1/rooms', { name: 'shutdown' }, token)
+  return { token, roomId: room.body.id as number }
+}
+
+async function openSocket (server: Server, token: string): Promise<{ ws: WebSocket, closed: Promise<number> }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${token}`)
+  const closed = new Promise<number>(resolve => ws.once('close', code => resolve(code)))
+  await new Promise<void>((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  ws.on('error', () => {})
+  return { ws, closed }
+}
+
+type Outcome = { kind: 'stored', id: number } | { kind: 'refused', how: string } | { kind: 'hang' } | { kind: 'other', how: string }
+
+/** One send, classified: 201 (stored), refused (503, or the connection refused or reset), or a hang. */
+async function send (server: Server, token: string, roomId: number, content: string): Promise<Outcome> {
+  try {
+    const res = await api(server, '/api/v1/messages', { room_id: roomId, content }, token)
+    if (res.status === 201) return { kind: 'stored', id: res.body.id }
+    if (res.status === 503 && typeof res.body.error === 'string') return { kind: 'refused', how: '503' }
+    return { kind: 'other', how: `${res.status} ${JSON.stringify(res.body)}` }
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    if (cause === 'TimeoutError') return { kind: 'hang' }
+    // ECONNREFUSED once it stopped listening; a reset or "other side closed" for a kept-alive connection closing.
+    if (['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(cause)) return { kind: 'refused', how: cause }
+    return { kind: 'other', how: `${String(cause)}: ${(err as Error).message}` }
+  }
+}
+
+async function storedIds (databaseUrl: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ id: number }>('SELECT id FROM messages ORDER BY id')
+    return rows.map(r => r.id)
+  } finally {
+    await client.end()
+  }
+}
+
+t.test('SIGTERM under load: sockets get 1001, in-flight sends finish, the rest are refused, exit 0 within 10 s, nothing acknowledged is lost', async t => {
+  const redis = await PrivateRedis.start(t)
+  const databaseUrl = await freshDatabase(t)
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, REDIS_URL: redis.url, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
+  await untilHealthy(server)
+  const { token, roomId } = await setUp(server)
+  const sockets = await Promise.all(Array.from({ length: 20 }, async () => await openSocket(server, token)))
+
+  // Eight clients sending one message after another until the server stops answering.
+  const outcomes: Outcome[] = []
+  let stopping = false
+  let n = 0
+  const client = async (): Promise<void> => {
+    for (;;) {
+      const outcome = await send(server, token, roomId, `load ${++n}`)
+      outcomes.push(outcome)
+      if (outcome.kind === 'hang' || (stopping && outcome.kind === 'refused' && outcome.how === 'ECONNREFUSED')) return
+      if (server.child.exitCode !== null) return
+    }
+  }
+  const clients = Array.from({ length: 8 }, client)
+  // And clients that reconnect their socket as soon as it closes, as browsers do: upgrade requests
+  // arrive throughout the shutdown and must not hold it up.
+  let upgradesRefused = 0
+  const reconnecting = async (): Promise<void> => {
+    while (server.child.exitCode === null) {
+      try {
+        const { closed } = await openSocket(server, token)
+        await closed
+      } catch {
+        upgradesRefused++
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+    }
+  }
+  const reconnectors = Array.from({ length: 4 }, reconnecting)
+  while (outcomes.filter(o => o.kind === 'stored').length < 40) await new Promise(resolve => setTimeout(resolve, 20))
+
+  stopping = true
+  const stopped = await terminate(server)
+  await Promise.all([...clients, ...reconnectors])
+  t.comment(`${upgradesRefused} socket upgrades refused during the shutdown`)
+
+  t.equal(stopped.code, 0, `exits 0 within 10 s (took ${stopped.seconds.toFixed(2)} s)`)
+  t.comment(`SIGTERM to exit under load: ${stopped.seconds.toFixed(2)} s`)
+  const log = logLines(server)
+  t.ok(log.some(l => l.msg === 'shutting down'), 'it logged the shutdown')
+  t.notOk(log.some(l => /killed by timeout/.test(String(l.msg))), 'app.close() finished (pool and Redis closed) before the 10 s limit, not cut short')
+
+  const codes = await Promise.all(sockets.map(async s => await s.closed))
+  t.same([...new Set(codes)], [1001], 'every socket was closed with 1001 (going away)')
+
+  const stored = outcomes.flatMap(o => o.kind === 'stored' ? [o.id] : [])
+  const refused = outcomes.filter(o => o.kind === 'refused')
+  t.same(outcomes.filter(o => o.kind === 'hang'), [], 'no request hung')
+  t.same(outcomes.filter(o => o.kind === 'other'), [], 'every request was stored (201) or refused (503, connection refused or reset)')
+  t.ok(refused.length > 0, 'requests after the signal were refused')
+  t.comment(`${stored.length} sends acknowledged, ${refused.length} refused (${[...new Set(refused.map(o => o.kind === 'refused' ? o.how : ''))].join(', ')})`)
+  t.same(await storedIds(databaseUrl), stored.sort((a, b) => a - b), 'every acknowledged message is stored, once, and nothing else')
+})
+
+t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
+  const databaseUrl = await freshDatabase(t)
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
+  await untilHealthy(server)
+  const { token, roomId } = await setUp(server)
+
+  // Hold the room's row lock from outside: a send waits on it (up to the 10 s statement timeout),
+  // so the shutdown has an in-flight request to wait for.
+  const locker = new pg.Client({ connectionString: databaseUrl })
+  await locker.connect()
+  t.teardown(async () => { await locker.end() })
+  await locker.query('BEGIN')
+  await locker.query('SELECT * FROM rooms WHERE id = $1 FOR UPDATE', [roomId])
+  const inFlight = send(server, token, roomId, 'held up')
+  // Until the send is waiting on the lock.
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    if (rows[0]!.n > 0) break
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+
+  server.child.kill('SIGTERM')
+  t.equal(await exitWithin(server, 1500), 'still running', 'the first SIGTERM waits for the in-flight request')
+  const during = await send(server, token, roomId, 'after the signal')
+  t.equal(during.kind, 'refused', `a new request during the shutdown is refused (${JSON.stringify(during)})`)
+
+  const second = Date.now()
+  server.child.kill('SIGTERM')
+  const code = await exitWithin(server, 5000)
+  t.equal(code, 1, 'the second SIGTERM exits at once, with 1 (close-with-grace: the shutdown was cut short)')
+  t.comment(`second SIGTERM to exit: ${Date.now() - second} ms`)
+  t.ok(logLines(server).some(l => /second SIGTERM/.test(String(l.msg))), 'and says so in the log')
+  const held = await inFlight
+  t.not(held.kind, 'stored', 'the held-up request was not acknowledged')
+  t.not(held.kind, 'hang', 'and did not hang: its connection was closed')
+  await locker.query('ROLLBACK')
+})
