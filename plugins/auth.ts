@@ -2,6 +2,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { findAuthState } from '../db/users.js'
+import { type AuthState, AuthStates } from '../src/auth-states.js'
 import type { Config } from '../src/config.js'
 import { unauthorized } from '../src/errors.js'
 
@@ -26,6 +27,8 @@ declare module 'fastify' {
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     signToken: (user: { id: number, role: string, token_version: number }) => string
+    /** Recently read users (revocations reach it through the realtime plugin). */
+    authStates: AuthStates
   }
 }
 
@@ -54,7 +57,13 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) {
+export interface AuthOptions {
+  jwt: Config['jwt']
+  /** How long a user's auth state is reused without asking the database (AUTH_CACHE_SECONDS). */
+  cacheMs: number
+}
+
+export default fp<AuthOptions>(async function authPlugin (app, opts) {
   const { secret, expiresIn, issuer, audience } = opts.jwt
   await app.register(fastifyJwt, {
     secret,
@@ -68,6 +77,10 @@ export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) 
   app.decorate('signToken', (user: { id: number, role: string, token_version: number }) =>
     app.jwt.sign({ sub: String(user.id), role: user.role, ver: user.token_version }))
 
+  const states = new AuthStates(opts.cacheMs, 50_000)
+  app.decorate('authStates', states)
+  const load = async (id: number): Promise<AuthState | undefined> => await findAuthState(app.db, id)
+
   app.decorate('authenticate', async (request: FastifyRequest) => {
     try {
       await request.jwtVerify()
@@ -76,9 +89,10 @@ export default fp<{ jwt: Config['jwt'] }>(async function authPlugin (app, opts) 
     }
     const { user } = request
     if (!Number.isSafeInteger(user.id) || user.id < 1 || user.id > 2147483647) throw unauthorized(INVALID)
-    // Revocation: a JWT is valid until it expires, so every request asks the database whether the
-    // user still exists, is enabled, and has not revoked this token (logout, new password or email).
-    const state = await findAuthState(app.db, user.id)
+    // Revocation: a JWT is valid until it expires, so every request checks that the user still
+    // exists, is enabled, and has not revoked this token (logout, new password or email): in the
+    // database, or in what it said less than `cacheMs` ago (revocations and re-enabling clear that at once).
+    const state = await states.get(user.id, load)
     if (state === undefined || state.disabled_at !== null || state.token_version !== user.ver) throw unauthorized(INVALID)
     user.role = state.role
     user.username = state.username

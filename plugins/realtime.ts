@@ -49,7 +49,9 @@ const CLOSE_GRACE_MS = 2000
 export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const hub = new Hub({
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
-    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)')
+    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)'),
+    // A revocation from this instance or another one: REST stops accepting the old tokens too.
+    onRevoke: (userId, tokenVersion) => { app.authStates.revoke(userId, tokenVersion) }
   })
   const fanout = opts.redisUrl === undefined
     ? localFanout(hub)

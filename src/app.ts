@@ -81,7 +81,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, pglite: options.pglite })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(eventsPlugin)
-  app.register(authPlugin, { jwt: config.jwt })
+  app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })
   app.register(securityPlugin, {
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,

@@ -17,6 +17,8 @@ export interface Config {
   /** Where the embedded engine keeps its files; `memory://` keeps nothing. */
   dataDir: string
   jwt: { secret: string, expiresIn: string, issuer: string, audience: string }
+  /** How long (ms) a user's auth state (token version, disabled, role) is reused between database reads; 0 reads it every request. */
+  authCacheMs: number
   bcryptCost: number
   corsOrigins: string[] | true | false
   redisUrl: string | undefined
@@ -227,6 +229,7 @@ export function loadConfig (env: Env = process.env): Config {
       issuer: str(env, 'JWT_ISSUER') ?? 'chat-app',
       audience: str(env, 'JWT_AUDIENCE') ?? 'chat-app'
     },
+    authCacheMs: int(env, 'AUTH_CACHE_SECONDS', 5, 0, 300) * 1000,
     bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
     corsOrigins,
     redisUrl,

@@ -169,6 +169,13 @@ t.test('production needs a JWT_SECRET of at least 32 characters', async t => {
   throwsNaming(t, { ...base, ENVIRONMENT: 'staging' }, 'ENVIRONMENT', 'unknown environment')
 })
 
+t.test('AUTH_CACHE_SECONDS: 5 by default, 0 reads every request, bounded', async t => {
+  t.equal(loadConfig(base).authCacheMs, 5000)
+  t.equal(loadConfig({ ...base, AUTH_CACHE_SECONDS: '0' }).authCacheMs, 0)
+  t.equal(loadConfig({ ...base, AUTH_CACHE_SECONDS: '300' }).authCacheMs, 300_000)
+  for (const value of ['301', '-1', '2.5', 'soon']) throwsNaming(t, { ...base, AUTH_CACHE_SECONDS: value }, 'AUTH_CACHE_SECONDS', `AUTH_CACHE_SECONDS=${value}`)
+})
+
 t.test('JWT_EXPIRES_IN uses the seed\'s syntax', async t => {
   for (const value of ['24h', '15m', '30s', '7d', '500ms']) t.equal(loadConfig({ ...base, JWT_EXPIRES_IN: value }).jwt.expiresIn, value)
   for (const value of ['24', 'forever', '1 day', '-5m', '15M', 'h']) throwsNaming(t, { ...base, JWT_EXPIRES_IN: value }, 'JWT_EXPIRES_IN', `JWT_EXPIRES_IN=${value}`)

@@ -144,6 +144,7 @@ export async function setAccountDisabled (
   if (disabled && id === viewer.id) throw conflict('An admin cannot disable their own account', 'CANNOT_DISABLE_SELF')
   const user = await setDisabled(db, id, disabled)
   if (user === undefined) throw notFound('User not found', 'USER_NOT_FOUND')
-  if (disabled) revoked(events, user)
+  // Disabling revokes every token; enabling revokes nothing new, but instances forget the disabled state.
+  revoked(events, user)
   return viewUser(user, viewer)
 }

@@ -44,6 +44,8 @@ export interface HubOptions {
   maxBufferedBytes: number
   /** Told when a slow consumer is dropped. */
   onSlowConsumer?: (client: Client) => void
+  /** Told of every revocation, local or from another instance, before the sockets close. */
+  onRevoke?: (userId: number, tokenVersion: number) => void
 }
 
 /**
@@ -91,6 +93,7 @@ export class Hub {
 
   /** Closes (4401) every local socket of the user opened with a token older than `tokenVersion` (revoked). */
   revokeUser (userId: number, tokenVersion: number): void {
+    this.options.onRevoke?.(userId, tokenVersion)
     for (const client of [...this.byUser.get(userId) ?? []]) {
       if (client.tokenVersion < tokenVersion) client.socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
     }

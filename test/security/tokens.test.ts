@@ -170,7 +170,8 @@ t.test('changing the email, and the username', async t => {
 })
 
 t.test('an admin disables and enables an account', async t => {
-  const app = await build(t)
+  // Roles are changed below with SQL, behind the server's back: read them on every request.
+  const app = await build(t, { env: { AUTH_CACHE_SECONDS: '0' } })
   const url = await listen(app)
   const admin = await signUp(app)
   const victim = await signUp(app)
@@ -184,7 +185,7 @@ t.test('an admin disables and enables an account', async t => {
   t.equal(notAdmin.statusCode, 403, 'a non-admin may not')
   t.equal(notAdmin.body.code, 'ADMIN_ONLY')
 
-  // The role is read from the database on each request: the admin's existing token has it at once.
+  // With AUTH_CACHE_SECONDS=0 the role is read on each request: the admin's existing token has it at once.
   await makeAdmin(app, admin.id)
   t.equal((await disable(admin, 2_000_000_000, true)).statusCode, 404, 'an unknown id')
   const self = await disable(admin, admin.id, true)
@@ -231,6 +232,8 @@ t.test('revocation closes the user\'s sockets on every instance (Redis)', async 
   const bob = await signUp(a)
   const aliceOnB = await TestSocket.as(t, urlB, alice)
   const bobOnB = await TestSocket.as(t, urlB, bob)
+  // B now remembers alice's auth state (AUTH_CACHE_SECONDS): the revocation must clear it there too.
+  t.equal((await b.inject({ url: '/api/v1/users/me', headers: alice.auth })).statusCode, 200, 'B accepts the token before')
 
   t.equal((await a.inject({ method: 'POST', url: '/api/v1/users/logout', headers: alice.auth })).statusCode, 204, 'logged out on A')
   t.equal(await closeCode(aliceOnB), 4401, 'the socket on B is closed with 4401')
@@ -260,7 +263,8 @@ async function runAdmin (databaseUrl: string, args: string[]): Promise<{ code: n
 
 t.test('scripts/admin.ts grants and revokes the admin role', async (t: Test) => {
   const databaseUrl = await freshDatabase(t)
-  const app = buildApp(testConfig({ DATABASE_URL: databaseUrl }), { logger: false })
+  // The script changes the role from another process: read it on every request (else within AUTH_CACHE_SECONDS).
+  const app = buildApp(testConfig({ DATABASE_URL: databaseUrl, AUTH_CACHE_SECONDS: '0' }), { logger: false })
   checkResponsesAgainstOpenApi(t, app)
   await app.ready()
   const user = await signUp(app)
