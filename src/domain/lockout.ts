@@ -48,3 +48,17 @@ export async function loginFailed (db: Db, account: string, address: string): Pr
 export async function loginSucceeded (db: Db, account: string, address: string): Promise<void> {
   await clearLoginFailures(db, account, address)
 }
+
+/**
+ * A password check under the lockout (`enabled` false: RATE_LIMIT_ENABLED=false): 429 while the
+ * account+address pair or the account is locked; a failed check is counted, a passing one clears
+ * the pair's failures. Returns the check's answer. Login and every change to an account go through it.
+ */
+export async function checkUnderLockout (
+  db: Db, enabled: boolean, account: string, address: string, check: () => Promise<boolean>
+): Promise<boolean> {
+  if (enabled) await assertNotLocked(db, account, address)
+  const ok = await check()
+  if (enabled) await (ok ? loginSucceeded(db, account, address) : loginFailed(db, account, address))
+  return ok
+}

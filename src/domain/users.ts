@@ -6,7 +6,7 @@ import { conflict, forbidden, notFound, unauthorized } from '../errors.js'
 import { checkPasswordPolicy, type PasswordHasher } from '../passwords/index.js'
 import type { LoginInput, RegisterInput, UpdateMeInput, UserView } from '../schemas/users.js'
 import type { RoomEvents } from './bus.js'
-import { assertNotLocked, loginFailed, loginSucceeded } from './lockout.js'
+import { checkUnderLockout } from './lockout.js'
 import { trimmed } from './text.js'
 
 export interface Viewer { id: number, role: string }
@@ -39,17 +39,12 @@ export async function login (
   input: LoginInput,
   address: string
 ): Promise<{ id: number, email: string, username: string, role: string, token_version: number }> {
-  const account = input.email.toLowerCase()
-  if (lockout) await assertNotLocked(db, account, address)
   const user = await findUserByEmail(db, input.email)
-  const ok = user === undefined
+  // An unknown email costs a bcrypt comparison too, and counts as a failure for that address.
+  const ok = await checkUnderLockout(db, lockout, input.email.toLowerCase(), address, async () => user === undefined
     ? await passwords.verifyDecoy(input.password)
-    : await passwords.verify(input.password, user.password_hash)
-  if (!ok || user === undefined) {
-    if (lockout) await loginFailed(db, account, address)
-    throw unauthorized(BAD_LOGIN, 'INVALID_CREDENTIALS')
-  }
-  if (lockout) await loginSucceeded(db, account, address)
+    : await passwords.verify(input.password, user.password_hash))
+  if (!ok || user === undefined) throw unauthorized(BAD_LOGIN, 'INVALID_CREDENTIALS')
   // Only someone who knows the password learns that the account is disabled.
   if (user.disabled_at !== null) throw forbidden('This account is disabled', 'ACCOUNT_DISABLED')
   return { id: user.id, email: user.email, username: user.username, role: user.role, token_version: user.token_version }
@@ -96,13 +91,8 @@ export async function updateMe (
   if (input.password !== undefined) checkPasswordPolicy(input.password)
   const user = await findUserWithHash(db, userId)
   if (user === undefined) throw unauthorized('Missing or invalid authentication token')
-  const account = user.email.toLowerCase()
-  if (lockout) await assertNotLocked(db, account, address)
-  if (!await passwords.verify(input.current_password, user.password_hash)) {
-    if (lockout) await loginFailed(db, account, address)
-    throw unauthorized('Current password is incorrect', 'INVALID_CREDENTIALS')
-  }
-  if (lockout) await loginSucceeded(db, account, address)
+  const ok = await checkUnderLockout(db, lockout, user.email.toLowerCase(), address, async () => await passwords.verify(input.current_password, user.password_hash))
+  if (!ok) throw unauthorized('Current password is incorrect', 'INVALID_CREDENTIALS')
 
   const email = input.email !== undefined && input.email !== user.email ? input.email : undefined
   // Asked only of someone who knows the password: a stolen token alone cannot probe for addresses.
