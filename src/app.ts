@@ -81,18 +81,20 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, pglite: options.pglite })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(eventsPlugin)
+  // One deployment (its database): instances sharing it share Redis channels and rate-limit counters.
+  const scope = databaseScope(config.databaseUrl, config.dataDir)
   app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })
   app.register(securityPlugin, {
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,
     hsts: config.tls !== undefined,
     redisUrl: config.redisUrl,
-    scope: databaseScope(config.databaseUrl, config.dataDir)
+    scope
   })
   // After helmet and CORS (their onRequest hooks give a shed 503 its headers), before any route work.
   app.register(pressurePlugin, config.overload)
   app.register(swaggerPlugin)
-  app.register(realtimePlugin, { redisUrl: config.redisUrl, scope: databaseScope(config.databaseUrl, config.dataDir), ...options.realtime })
+  app.register(realtimePlugin, { redisUrl: config.redisUrl, scope, ...options.realtime })
 
   app.register(healthRoutes, { prefix: '/health' })
   app.register(async function api (v1) {
