@@ -1,12 +1,11 @@
 // Grants or revokes the admin role: `npm run admin -- grant user@example.com` (or `revoke`).
 // Reads the same configuration as the server (.env, DATABASE_URL, or the embedded engine in
 // DATA_DIR). The embedded engine serves one process at a time: stop the server before running this.
-// The change applies at the user's next request (every request reads the role from the database).
+// A running server sees the change within AUTH_CACHE_SECONDS (5 by default).
 import { connectDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { setRoleByEmail } from '../db/users.js'
-import { ConfigError, loadConfig } from '../src/config.js'
-import { loadDotEnv } from '../src/dotenv.js'
+import { loadConfigOrExit } from '../src/dotenv.js'
 
 const USAGE = 'usage: npm run admin -- grant|revoke <email>'
 
@@ -16,17 +15,7 @@ if ((action !== 'grant' && action !== 'revoke') || email === undefined || rest.l
   process.exit(2)
 }
 
-loadDotEnv()
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`Configuration error: ${err.message}\n`)
-    process.exit(1)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
 
 const { db } = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 1 })
 let code = 0

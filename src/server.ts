@@ -1,18 +1,7 @@
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, loadConfig } from './config.js'
-import { loadDotEnv } from './dotenv.js'
+import { loadConfigOrExit } from './dotenv.js'
 
-loadDotEnv()
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`Configuration error: ${err.message}\n`)
-    process.exit(1)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
 
 // Imported only once the configuration is known good: a bad value is reported at once, before
 // the application's modules (seconds of loading) are read. The embedded engine (its WebAssembly
