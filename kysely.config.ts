@@ -2,7 +2,7 @@
 // runs at start-up, on the same database the server would use (DATABASE_URL, DB_*, or DATA_DIR).
 import { defineConfig } from 'kysely-ctl'
 import { loadConfig } from './src/config.js'
-import { loadDotEnv } from './src/dotenv.js'
+import { loadDotEnv } from './src/config.js'
 import { connectDatabase } from './db/connect.js'
 
 loadDotEnv()

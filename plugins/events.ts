@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { RoomEvents } from '../src/domain/bus.js'
+import { RoomEvents } from '../src/chat/events.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

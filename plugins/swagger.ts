@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { sharedSchemas } from '../src/schemas/index.js'
+import { INT32_MAX } from '../src/limits.js'
 
 type QuerySchema = { properties?: Record<string, { default?: unknown }>, required?: string[] }
 
@@ -21,7 +22,7 @@ function withOptionalDefaults<S extends { querystring?: unknown }> (schema: S): 
 }
 
 const counter = (description: string) =>
-  ({ description, schema: { type: 'integer' as const, format: 'int32', minimum: 0, maximum: 2147483647 } })
+  ({ description, schema: { type: 'integer' as const, format: 'int32', minimum: 0, maximum: INT32_MAX } })
 
 /** The headers @fastify/rate-limit sets (none when RATE_LIMIT_ENABLED=false), and CORS's, as reusable components. */
 const responseHeaders = {

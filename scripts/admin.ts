@@ -5,7 +5,7 @@
 import { connectDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { setRoleByEmail } from '../db/users.js'
-import { loadConfigOrExit } from '../src/dotenv.js'
+import { loadConfigOrExit } from '../src/config.js'
 
 const USAGE = 'usage: npm run admin -- grant|revoke <email>'
 

@@ -2,7 +2,7 @@
 // scripts/openapi.ts imports this file, so `npm run openapi` writes it too.
 // test/asyncapi.test.ts fails when the file differs from what the code generates.
 import { writeFileSync } from 'node:fs'
-import { generateAsyncApi } from '../src/asyncapi.js'
+import { generateAsyncApi } from '../src/docs/asyncapi.js'
 
 const file = new URL('../asyncapi.yaml', import.meta.url)
 writeFileSync(file, generateAsyncApi())

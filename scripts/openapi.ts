@@ -3,7 +3,7 @@
 // The import of ./asyncapi.js writes asyncapi.yaml as well, so this one command regenerates every document.
 import { writeFileSync } from 'node:fs'
 import './asyncapi.js'
-import { generateOpenApi } from '../src/openapi.js'
+import { generateOpenApi } from '../src/docs/openapi.js'
 import { generateSdkTypes, SDK_TYPES_FILE } from './sdk-types.js'
 
 const file = new URL('../openapi.yaml', import.meta.url)

@@ -2,13 +2,13 @@ import type { PGlite } from '@electric-sql/pglite'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Server as HttpsServer } from 'node:https'
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import authPlugin from '../plugins/auth.js'
+import authPlugin from '../plugins/auth/index.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
 import eventsPlugin from '../plugins/events.js'
-import passwordsPlugin from '../plugins/passwords.js'
+import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
-import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime.js'
+import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
 import securityPlugin from '../plugins/security.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import healthRoutes from '../routes/health/index.js'
@@ -17,7 +17,8 @@ import roomRoutes from '../routes/rooms/index.js'
 import userRoutes from '../routes/users/index.js'
 import wsRoutes from '../routes/ws/index.js'
 import type { Config } from './config.js'
-import { databaseScope } from './realtime/fanout.js'
+import { databaseScope } from '../plugins/realtime/fanout.js'
+import { BODY_MAX_BYTES } from './limits.js'
 
 export interface BuildOptions {
   /** Run migrations at start-up (default true). */
@@ -47,9 +48,6 @@ export function loggerOptions (level: string): FastifyLoggerOptions & { redact: 
   }
 }
 
-/** 64 KiB: room for a 4,000-character message in any script, refusing anything bigger. */
-export const BODY_LIMIT = 64 * 1024
-
 /**
  * The whole application. Returns at once; plugins load on `ready()` / `listen()`, so a caller
  * (a test) may still add hooks that reach every route.
@@ -62,7 +60,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
     trustProxy: config.trustProxy,
     logger: options.logger ?? loggerOptions(config.logLevel),
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: BODY_MAX_BYTES,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',

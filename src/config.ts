@@ -2,6 +2,7 @@ import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
+import dotenv from 'dotenv'
 
 /**
  * The whole configuration, read once from the environment (and `.env`), validated, typed.
@@ -249,5 +250,25 @@ export function loadConfig (env: Env = process.env): Config {
       maxRssBytes: int(env, 'OVERLOAD_MAX_RSS_MB', 0, 0, 1_000_000) * 1024 * 1024
     },
     warnings
+  }
+}
+
+/** Loads `.env` from the working directory when it exists; variables already set win. */
+export function loadDotEnv (file = '.env'): void {
+  if (existsSync(file)) dotenv.config({ path: file, quiet: true })
+}
+
+/**
+ * What a command (the server, `npm run admin`) starts with: `.env`, then the environment, read and
+ * checked; a bad value prints one line naming the variable and exits 1.
+ */
+export function loadConfigOrExit (): Config {
+  loadDotEnv()
+  try {
+    return loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`Configuration error: ${err.message}\n`)
+    process.exit(1)
   }
 }

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace'
-import { loadConfigOrExit } from './dotenv.js'
+import { loadConfigOrExit } from './config.js'
 
 const config = loadConfigOrExit()
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
 import { generateSdkTypes, SDK_TYPES_FILE } from '../scripts/sdk-types.js'
-import { generateOpenApi } from '../src/openapi.js'
+import { generateOpenApi } from '../src/docs/openapi.js'
 import { firstDifference } from './helper.js'
 
 type Operation = { operationId?: string, tags?: string[], security?: unknown[], responses?: Record<string, { $ref?: string, content?: Record<string, { schema?: { $ref?: string } }> }> }

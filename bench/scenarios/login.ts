@@ -1,5 +1,5 @@
 import bcrypt from 'bcryptjs'
-import { HASH_THREADS } from '../../src/passwords/index.js'
+import { HASH_THREADS } from '../../plugins/passwords/hasher.js'
 import { type Context, startChatServer } from '../lib/context.js'
 import { load, median, percentile, probe } from '../lib/load.js'
 import { cpuSeconds, sleep, stop } from '../lib/proc.js'

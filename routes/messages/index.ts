@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { sendMessage } from '../../src/domain/messages.js'
+import { sendMessage } from '../../src/chat/messages.js'
 import { authErrors, bearer, bodyErrors, errors } from '../../src/schemas/common.js'
 import { Message, SendMessageBody } from '../../src/schemas/messages.js'
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../../src/config.js'
-import { getMe, getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/domain/users.js'
+import { getMe, getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 

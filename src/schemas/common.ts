@@ -1,4 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox'
+import { BODY_MAX_BYTES, INT32_MAX, PAGE_MAX } from '../limits.js'
 
 /** An ISO 8601 timestamp; handlers may hand over a Date, the serializer writes the string. */
 export const Timestamp = Type.Unsafe<Date | string>(Type.String({ format: 'date-time', maxLength: 32, examples: ['2026-01-28T10:30:00.000Z'] }))
@@ -9,7 +10,7 @@ export const ErrorResponse = Type.Object({
   code: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Z][A-Z0-9_]*$', description: 'A stable machine word', examples: ['VALIDATION_ERROR'] }))
 }, { $id: 'Error', title: 'Error' })
 
-export const Id = Type.Integer({ format: 'int32', minimum: 1, maximum: 2147483647, description: 'A positive integer id' })
+export const Id = Type.Integer({ format: 'int32', minimum: 1, maximum: INT32_MAX, description: 'A positive integer id' })
 
 export const IdParams = Type.Object({ id: Id })
 
@@ -47,19 +48,16 @@ export const bodyErrors = [400, 413, 415] as const
 
 export const bearer = [{ bearerAuth: [] }]
 
-/** The most items a list response holds: the page size's upper bound. */
-export const MAX_PAGE = 100
-
 /**
  * The raw length of a text field whose bound applies after trimming (username, room name, message
- * content): the body limit (BODY_LIMIT in src/app.ts), which refuses anything longer with 413 first.
+ * content): the body limit (BODY_MAX_BYTES), which refuses anything longer with 413 first.
  */
-export const MAX_RAW_TEXT = 64 * 1024
+export const MAX_RAW_TEXT = BODY_MAX_BYTES
 
 /** No NUL characters anywhere in the string. */
 export const NO_NUL = '^[^\\u0000]*$'
 
 export const Pagination = Type.Object({
-  limit: Type.Integer({ format: 'int32', minimum: 1, maximum: 100, default: 50, description: 'Page size, 1 to 100' }),
-  offset: Type.Integer({ format: 'int32', minimum: 0, maximum: 2147483647, default: 0, description: 'How many to skip' })
+  limit: Type.Integer({ format: 'int32', minimum: 1, maximum: PAGE_MAX, default: 50, description: `Page size, 1 to ${PAGE_MAX}` }),
+  offset: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, default: 0, description: 'How many to skip' })
 })

@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Id } from './common.js'
 import { Message, SendMessageBody } from './messages.js'
+import { INT32_MAX } from '../limits.js'
 
 /**
  * The WebSocket protocol at `GET /ws`: every frame, both ways, is `{"type", "payload"}`.
@@ -35,7 +36,7 @@ export const MAX_CATCH_UP = 1000
 export const SyncPayload = Type.Object({
   rooms: Type.Record(
     Type.String({ pattern: '^[1-9][0-9]{0,9}$' }),
-    Type.Integer({ minimum: 0, maximum: 2147483647, description: 'The last seq the client has in that room' }),
+    Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'The last seq the client has in that room' }),
     { maxProperties: MAX_SYNC_ROOMS, additionalProperties: false, description: 'room id -> last seq the client has', examples: [{ 1: 41, 7: 0 }] }
   )
 }, { $id: 'SyncPayload', title: 'SyncPayload', additionalProperties: false })

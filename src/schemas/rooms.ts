@@ -1,28 +1,29 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, MAX_PAGE, MAX_RAW_TEXT, NO_NUL, Timestamp } from './common.js'
+import { DESCRIPTION_MAX, INT32_MAX, PAGE_MAX, ROOM_NAME_MAX } from '../limits.js'
+import { Id, MAX_RAW_TEXT, NO_NUL, Timestamp } from './common.js'
 
 export const Room = Type.Object({
   id: Id,
-  name: Type.String({ minLength: 1, maxLength: 255, examples: ['General Discussion'] }),
-  description: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], { examples: ['A place for general topics'] }),
+  name: Type.String({ minLength: 1, maxLength: ROOM_NAME_MAX, examples: ['General Discussion'] }),
+  description: Type.Union([Type.String({ maxLength: DESCRIPTION_MAX }), Type.Null()], { examples: ['A place for general topics'] }),
   created_by: Type.Union([Id, Type.Null()], { description: 'The creator, or null once that user is gone' }),
   created_at: Timestamp
 }, { $id: 'Room', title: 'Room' })
 
 export const RoomSummary = Type.Object({
   id: Id,
-  name: Type.String({ minLength: 1, maxLength: 255 }),
-  description: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]),
+  name: Type.String({ minLength: 1, maxLength: ROOM_NAME_MAX }),
+  description: Type.Union([Type.String({ maxLength: DESCRIPTION_MAX }), Type.Null()]),
   created_by: Type.Union([Id, Type.Null()]),
-  member_count: Type.Integer({ format: 'int32', minimum: 0, maximum: 2147483647 }),
+  member_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX }),
   created_at: Timestamp
 }, { $id: 'RoomSummary', title: 'RoomSummary' })
 
-export const RoomList = Type.Array(Type.Ref(RoomSummary), { maxItems: MAX_PAGE, $id: 'RoomList', title: 'RoomList' })
+export const RoomList = Type.Array(Type.Ref(RoomSummary), { maxItems: PAGE_MAX, $id: 'RoomList', title: 'RoomList' })
 
 export const CreateRoomBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 255 characters after trimming (the bound applies to the trimmed name)', examples: ['General Discussion'] }),
-  description: Type.Optional(Type.Union([Type.String({ maxLength: 2000, pattern: NO_NUL }), Type.Null()], { examples: ['A place for general topics'] }))
+  description: Type.Optional(Type.Union([Type.String({ maxLength: DESCRIPTION_MAX, pattern: NO_NUL }), Type.Null()], { examples: ['A place for general topics'] }))
 }, { $id: 'CreateRoomRequest', title: 'CreateRoomRequest', additionalProperties: false })
 
 export const JoinResponse = Type.Object({

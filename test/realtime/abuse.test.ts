@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ABUSE_REFUSALS } from '../../src/realtime/connection.js'
+import { ABUSE_REFUSALS } from '../../plugins/realtime/session.js'
 import { build, signUp } from '../helper.js'
 import { handMadeJwt, listen, TestSocket } from './ws-client.js'
 

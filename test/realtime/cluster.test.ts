@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { channelFor, databaseScope } from '../../src/realtime/fanout.js'
+import { channelFor, databaseScope } from '../../plugins/realtime/fanout.js'
 import { freshDatabase, type Session, signUp, testConfig } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { databaseScope } from '../../src/realtime/fanout.js'
-import { presencePrefix } from '../../src/realtime/presence.js'
+import { databaseScope } from '../../plugins/realtime/fanout.js'
+import { presencePrefix } from '../../plugins/realtime/presence.js'
 import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
 

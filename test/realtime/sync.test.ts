@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { sendMessage } from '../../src/domain/messages.js'
+import { sendMessage } from '../../src/chat/messages.js'
 import { build, createRoom, type Session, signUp } from '../helper.js'
 import { type Frame, listen, TestSocket } from './ws-client.js'
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { PasswordHasher } from '../src/passwords/index.js'
+import { PasswordHasher } from './hasher.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

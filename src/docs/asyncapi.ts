@@ -1,7 +1,7 @@
 import { type TSchema, Type } from '@sinclair/typebox'
 import { stringify } from 'yaml'
-import { sharedSchemas } from './schemas/index.js'
-import { clientPayloads, serverPayloads, WsQuery } from './schemas/realtime.js'
+import { sharedSchemas } from '../schemas/index.js'
+import { clientPayloads, serverPayloads, WsQuery } from '../schemas/realtime.js'
 
 /**
  * The AsyncAPI 3 document of the WebSocket at `GET /ws`, as YAML, generated from the TypeBox

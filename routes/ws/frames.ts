@@ -1,9 +1,9 @@
 import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors'
-import { AppError, badRequest } from '../errors.js'
-import { NO_NUL } from '../schemas/common.js'
-import { clientPayloads, type ClientFrameType, type ClientPayload, type ErrorFrame, Frame } from '../schemas/realtime.js'
+import { AppError, badRequest } from '../../src/errors.js'
+import { NO_NUL } from '../../src/schemas/common.js'
+import { clientPayloads, type ClientFrameType, type ClientPayload, type ErrorFrame, Frame } from '../../src/schemas/realtime.js'
 
 const frameCheck = TypeCompiler.Compile(Frame)
 const payloadChecks = Object.fromEntries(

@@ -3,11 +3,20 @@ import {
   setDisabled, type Db, updateUser, type UserRecord
 } from '../../db/users.js'
 import { conflict, forbidden, notFound, unauthorized } from '../errors.js'
-import { checkPasswordPolicy, type PasswordHasher } from '../passwords/index.js'
+import { checkPasswordPolicy } from './password-policy.js'
 import type { LoginInput, RegisterInput, UpdateMeInput, UserView } from '../schemas/users.js'
-import type { RoomEvents } from './bus.js'
+import type { RoomEvents } from './events.js'
 import { checkUnderLockout } from './lockout.js'
 import { trimmed } from './text.js'
+import { USERNAME_MAX } from '../limits.js'
+
+/** bcrypt, as the passwords plugin provides it (off the main thread). */
+export interface PasswordHasher {
+  hash: (password: string) => Promise<string>
+  verify: (password: string, hash: string) => Promise<boolean>
+  /** Spends one comparison on nothing: an unknown email costs as much as a wrong password. */
+  verifyDecoy: (password: string) => Promise<false>
+}
 
 export interface Viewer { id: number, role: string }
 
@@ -22,7 +31,7 @@ export function viewUser (user: UserRecord, viewer: Viewer | undefined): UserVie
 }
 
 export async function register ({ db, passwords }: Deps, input: RegisterInput): Promise<UserView> {
-  const username = trimmed(input.username, 'username', 100)
+  const username = trimmed(input.username, 'username', USERNAME_MAX)
   checkPasswordPolicy(input.password)
   if (await findUserByEmail(db, input.email) !== undefined) throw conflict('Email already registered', 'EMAIL_TAKEN')
   const passwordHash = await passwords.hash(input.password)
@@ -87,7 +96,7 @@ export async function updateMe (
   input: UpdateMeInput,
   address: string
 ): Promise<UserRecord> {
-  const username = input.username === undefined ? undefined : trimmed(input.username, 'username', 100)
+  const username = input.username === undefined ? undefined : trimmed(input.username, 'username', USERNAME_MAX)
   if (input.password !== undefined) checkPasswordPolicy(input.password)
   const user = await findUserWithHash(db, userId)
   if (user === undefined) throw unauthorized('Missing or invalid authentication token')

@@ -1,5 +1,5 @@
-import { buildApp } from './app.js'
-import { loadConfig } from './config.js'
+import { buildApp } from '../app.js'
+import { loadConfig } from '../config.js'
 
 /**
  * The OpenAPI document as YAML, from the same schemas that validate the routes. Built on an

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
-import type { ServerPayload } from '../schemas/realtime.js'
+import type { ServerPayload } from '../../src/schemas/realtime.js'
 import type { Fanout } from './fanout.js'
 
 /**

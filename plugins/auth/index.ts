@@ -1,10 +1,11 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { findAuthState } from '../db/users.js'
-import { type AuthState, AuthStates } from '../src/auth-states.js'
-import type { Config } from '../src/config.js'
-import { unauthorized } from '../src/errors.js'
+import { findAuthState } from '../../db/users.js'
+import { type AuthState, AuthStates } from './auth-states.js'
+import type { Config } from '../../src/config.js'
+import { unauthorized } from '../../src/errors.js'
+import { INT32_MAX } from '../../src/limits.js'
 
 /**
  * The token's user; `exp` (seconds since the epoch) is when the token expires; `ver` the user's
@@ -88,7 +89,7 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
       throw unauthorized(INVALID)
     }
     const { user } = request
-    if (!Number.isSafeInteger(user.id) || user.id < 1 || user.id > 2147483647) throw unauthorized(INVALID)
+    if (!Number.isSafeInteger(user.id) || user.id < 1 || user.id > INT32_MAX) throw unauthorized(INVALID)
     // Revocation: a JWT is valid until it expires, so every request checks that the user still
     // exists, is enabled, and has not revoked this token (logout, new password or email): in the
     // database, or in what it said less than `cacheMs` ago (revocations and re-enabling clear that at once).

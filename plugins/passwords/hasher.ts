@@ -1,25 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { dictionary } from '@zxcvbn-ts/language-common'
 import { Piscina } from 'piscina'
-import { badRequest } from '../errors.js'
-
-export const MIN_PASSWORD = 8
-export const MAX_PASSWORD = 128
-
-const common = new Set<string>((dictionary['passwords-common'] as string[]).filter(p => p.length >= MIN_PASSWORD))
-
-/**
- * Password rules (OWASP ASVS 5.0 V6): 8 to 128 characters, no composition rules, not a commonly
- * used password (the zxcvbn-ts list, compared case-insensitively), never truncated or case-folded.
- * Throws a 400 naming the problem.
- */
-export function checkPasswordPolicy (password: string): void {
-  const length = [...password].length
-  if (length < MIN_PASSWORD) throw badRequest(`password must be at least ${MIN_PASSWORD} characters`)
-  if (length > MAX_PASSWORD) throw badRequest(`password must be at most ${MAX_PASSWORD} characters`)
-  if (common.has(password.toLowerCase())) throw badRequest('password is too common; choose one that is not on lists of leaked passwords', 'PASSWORD_TOO_COMMON')
-}
+import type { PasswordHasher as Hasher } from '../../src/chat/users.js'
 
 /**
  * bcrypt reads only the first 72 bytes. Every password is first turned into a 44-byte
@@ -41,7 +23,7 @@ const DECOY_PASSWORD = 'decoy-for-unknown-accounts'
  */
 export const HASH_THREADS = Math.max(1, availableParallelism())
 
-export class PasswordHasher {
+export class PasswordHasher implements Hasher {
   private readonly pool: Piscina
   private decoy: Promise<string> | undefined
 

@@ -2,9 +2,10 @@ import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages,
 import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/users.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
-import { MAX_CONTENT, type MessageView, type SendMessageInput } from '../schemas/messages.js'
-import type { RoomEvents } from './bus.js'
+import { type MessageView, type SendMessageInput } from '../schemas/messages.js'
+import type { RoomEvents } from './events.js'
 import { trimmed } from './text.js'
+import { CONTENT_MAX } from '../limits.js'
 
 /** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
 export async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
@@ -26,7 +27,7 @@ export interface SentMessage {
  * is returned instead.
  */
 export async function sendMessage ({ db, events }: { db: Db, events: RoomEvents }, userId: number, input: SendMessageInput): Promise<SentMessage> {
-  const content = trimmed(input.content, 'content', MAX_CONTENT)
+  const content = trimmed(input.content, 'content', CONTENT_MAX)
   const clientMsgId = input.client_msg_id
   let message: MessageRecord | undefined
   try {

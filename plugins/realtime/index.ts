@@ -1,12 +1,13 @@
 import fastifyWebsocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
-import { roomIdsOfUser } from '../db/rooms.js'
-import { findUserById } from '../db/users.js'
-import { type Fanout, localFanout, redisFanout } from '../src/realtime/fanout.js'
-import { CloseCode, Hub } from '../src/realtime/hub.js'
-import { announce, localPresence, type Presence, redisPresence } from '../src/realtime/presence.js'
-import { Throttle } from '../src/realtime/throttle.js'
-import { TYPING_INTERVAL_MS } from '../src/schemas/realtime.js'
+import { roomIdsOfUser } from '../../db/rooms.js'
+import { findUserById } from '../../db/users.js'
+import { type Fanout, localFanout, redisFanout } from './fanout.js'
+import { CloseCode, Hub } from './hub.js'
+import { announce, localPresence, type Presence, redisPresence } from './presence.js'
+import { Throttle } from './throttle.js'
+import { BODY_MAX_BYTES } from '../../src/limits.js'
+import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,7 +113,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   })
 
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: opts.maxPayload ?? 64 * 1024 },
+    options: { maxPayload: opts.maxPayload ?? BODY_MAX_BYTES },
     errorHandler (err, socket, request) {
       request.log.warn({ err }, 'websocket error')
       // A protocol error (an oversize frame: 1009) already started the closing handshake with

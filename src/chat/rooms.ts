@@ -2,8 +2,9 @@ import { addMember, insertRoomWithCreator, listRooms as listRoomRows, roomExists
 import type { Db } from '../../db/users.js'
 import { notFound, unauthorized } from '../errors.js'
 import type { CreateRoomInput } from '../schemas/rooms.js'
-import type { RoomEvents } from './bus.js'
+import type { RoomEvents } from './events.js'
 import { trimmed } from './text.js'
+import { ROOM_NAME_MAX } from '../limits.js'
 
 /**
  * A foreign key refused the row: the token's user no longer exists (401: the token names nobody),
@@ -22,7 +23,7 @@ interface Deps { db: Db, events: RoomEvents }
 
 /** Creates a room; its creator is its first member (and their open sockets subscribe to it). */
 export async function createRoom ({ db, events }: Deps, userId: number, input: CreateRoomInput): Promise<RoomRecord> {
-  const name = trimmed(input.name, 'name', 255)
+  const name = trimmed(input.name, 'name', ROOM_NAME_MAX)
   const description = input.description == null ? null : input.description.trim()
   const room = await insertRoomWithCreator(db, { name, description: description === '' ? null : description, created_by: userId })
     .catch(missingReference)
