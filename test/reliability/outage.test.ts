@@ -12,7 +12,7 @@ import pg from 'pg'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { checkResponsesAgainstOpenApi, freePort, json, signUp, testConfig } from '../helper.js'
-import { listen, TestSocket } from '../realtime/ws-client.js'
+import { listen, TestSocket } from '../ws-client.js'
 
 const run = promisify(execFile)
 const PG_BIN = '/usr/lib/postgresql/15/bin'

@@ -6,7 +6,7 @@ import pg from 'pg'
 import t from 'tap'
 import WebSocket from 'ws'
 import { freePort, freshDatabase } from '../helper.js'
-import { PrivateRedis } from '../realtime/ws-client.js'
+import { PrivateRedis } from '../ws-client.js'
 import { exitWithin, logLines, type Server, start, terminate, untilHealthy } from '../server-process.js'
 
 t.setTimeout(120_000)

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net'
 import t from 'tap'
 import { build, signUp } from '../helper.js'
-import { listen, TestSocket } from '../realtime/ws-client.js'
+import { listen, TestSocket } from '../ws-client.js'
 
 t.test('a client that stops reading is closed with 1013 once 1 MiB waits for it; the others keep receiving', async t => {
   const app = await build(t)

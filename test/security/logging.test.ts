@@ -1,7 +1,7 @@
 import t from 'tap'
 import { loggerOptions } from '../../src/app.js'
 import { build, json, signUp, uniqueEmail } from '../helper.js'
-import { listen, refusedUpgrade, TestSocket } from '../realtime/ws-client.js'
+import { listen, refusedUpgrade, TestSocket } from '../ws-client.js'
 import { stillHealthy } from './hostile.js'
 
 // The logs never hold a credential, and every request's lines carry the id its answer names.

@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { build, freshDatabase, json, postgresReachable, uniqueEmail } from '../helper.js'
-import { PrivateRedis } from '../realtime/ws-client.js'
+import { PrivateRedis } from '../ws-client.js'
 
 const PASSWORD = 'correct horse battery staple'
 

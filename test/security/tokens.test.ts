@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { checkResponsesAgainstOpenApi, build, freshDatabase, json, type Session, signUp, testConfig, uniqueEmail } from '../helper.js'
-import { listen, PATIENCE_MS, PrivateRedis, refusedUpgrade, TestSocket, twoInstances } from '../realtime/ws-client.js'
+import { listen, PATIENCE_MS, PrivateRedis, refusedUpgrade, TestSocket, twoInstances } from '../ws-client.js'
 
 // Revocation: logout, a new password or email, and an admin disabling an account make every
 // token issued before stop working, on REST and on the WebSocket, and close the user's sockets.

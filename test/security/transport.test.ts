@@ -3,7 +3,7 @@ import http from 'node:http'
 import https from 'node:https'
 import t from 'tap'
 import { build, selfSignedCertificate, uniqueEmail } from '../helper.js'
-import { TestSocket } from '../realtime/ws-client.js'
+import { TestSocket } from '../ws-client.js'
 
 interface Answer { status: number, headers: http.IncomingHttpHeaders, body: any }
 

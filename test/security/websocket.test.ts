@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { build, createRoom, json, signUp } from '../helper.js'
-import { listen, refusedUpgrade, TestSocket } from '../realtime/ws-client.js'
+import { listen, refusedUpgrade, TestSocket } from '../ws-client.js'
 import { claims, craftToken, HS256, now, stillHealthy } from './hostile.js'
 
 // The WebSocket under attack: a bad token never opens a socket; a bad frame gets an `error` frame

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { build, signUp } from '../helper.js'
-import { handMadeJwt, listen, refusedUpgrade, TestSocket } from './ws-client.js'
+import { build, signUp } from '../../helper.js'
+import { handMadeJwt, listen, refusedUpgrade, TestSocket } from '../../ws-client.js'
 
 /** The key testConfig() signs with: a token made with it and the right claims would be accepted. */
 const SECRET = 'test-secret-that-is-at-least-32-characters-long'

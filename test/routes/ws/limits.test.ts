@@ -1,8 +1,8 @@
 import { once } from 'node:events'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
-import { build, freshDatabase, signUp, testConfig } from '../helper.js'
-import { listen, TestSocket } from './ws-client.js'
+import { buildApp } from '../../../src/app.js'
+import { build, freshDatabase, signUp, testConfig } from '../../helper.js'
+import { listen, TestSocket } from '../../ws-client.js'
 
 t.test('a frame over 64 KiB closes the socket with 1009; 64 KiB exactly is read', async t => {
   const app = await build(t)

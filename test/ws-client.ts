@@ -4,9 +4,9 @@ import { once } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket, { type ClientOptions } from 'ws'
-import { checkServerFrame } from '../asyncapi-validator.js'
-import { buildApp, type BuildOptions } from '../../src/app.js'
-import { freePort, freshDatabase, testConfig } from '../helper.js'
+import { checkServerFrame } from './asyncapi-validator.js'
+import { buildApp, type BuildOptions } from '../src/app.js'
+import { freePort, freshDatabase, testConfig } from './helper.js'
 
 /** How long any wait may take before the test fails with a description instead of hanging (never an assertion about speed). */
 export const PATIENCE_MS = 20_000

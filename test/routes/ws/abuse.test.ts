@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ABUSE_REFUSALS } from '../../plugins/realtime/session.js'
-import { build, signUp } from '../helper.js'
-import { handMadeJwt, listen, TestSocket } from './ws-client.js'
+import { ABUSE_REFUSALS } from '../../../plugins/realtime/session.js'
+import { build, signUp } from '../../helper.js'
+import { handMadeJwt, listen, TestSocket } from '../../ws-client.js'
 
 /** The key testConfig() signs with. */
 const SECRET = 'test-secret-that-is-at-least-32-characters-long'

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs'
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser'
 import t from 'tap'
 import { parse } from 'yaml'
-import { generateAsyncApi } from '../src/docs/asyncapi.js'
-import { clientPayloads, serverPayloads } from '../src/schemas/realtime.js'
-import { checkServerFrame, serverFrameTypes } from './asyncapi-validator.js'
-import { firstDifference } from './helper.js'
+import { generateAsyncApi } from '../../src/docs/asyncapi.js'
+import { clientPayloads, serverPayloads } from '../../src/schemas/realtime.js'
+import { checkServerFrame, serverFrameTypes } from '../asyncapi-validator.js'
+import { firstDifference } from '../helper.js'
 
 type Ref = { $ref: string }
 type Message = { name: string, payload: { properties: { type: { const: string }, payload: unknown }, required: string[] } }
@@ -17,7 +17,7 @@ type Doc = {
   components: { schemas: Record<string, unknown>, messages: Record<string, Message>, securitySchemes: Record<string, Record<string, string>> }
 }
 
-const committed = readFileSync(new URL('../asyncapi.yaml', import.meta.url), 'utf8')
+const committed = readFileSync(new URL('../../asyncapi.yaml', import.meta.url), 'utf8')
 const doc = parse(committed) as Doc
 
 /** Follows local references (`#/a/b`) to what they name. */

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
-import { channelFor, databaseScope } from '../../plugins/realtime/fanout.js'
-import { freshDatabase, type Session, signUp, testConfig } from '../helper.js'
-import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
+import { buildApp } from '../../../src/app.js'
+import { channelFor, databaseScope } from '../../../plugins/realtime/fanout.js'
+import { freshDatabase, type Session, signUp, testConfig } from '../../helper.js'
+import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../../ws-client.js'
 
 async function post (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<{ id: number }> {
   const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { sendMessage } from '../../src/chat/messages.js'
-import { build, createRoom, type Session, signUp } from '../helper.js'
-import { type Frame, listen, TestSocket } from './ws-client.js'
+import { sendMessage } from '../../../src/chat/messages.js'
+import { build, createRoom, type Session, signUp } from '../../helper.js'
+import { type Frame, listen, TestSocket } from '../../ws-client.js'
 
 async function post (app: FastifyInstance, user: Session, payload: Record<string, unknown>): Promise<{ status: number, body: any }> {
   const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload })

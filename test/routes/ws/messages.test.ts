@@ -1,6 +1,6 @@
 import t from 'tap'
-import { build, createRoom, joinRoom, signUp } from '../helper.js'
-import { type Frame, listen, TestSocket } from './ws-client.js'
+import { build, createRoom, joinRoom, signUp } from '../../helper.js'
+import { type Frame, listen, TestSocket } from '../../ws-client.js'
 
 const isNew = (f: Frame): boolean => f.type === 'message:new'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { type AuthState, AuthStates } from '../plugins/auth/auth-states.js'
+import { type AuthState, AuthStates } from '../../../plugins/auth/auth-states.js'
 
 const state = (version: number): AuthState => ({ username: 'u', role: 'user', token_version: version, disabled_at: null })
 

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { Throttle } from '../../plugins/realtime/throttle.js'
-import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
-import { build, createRoom, signUp } from '../helper.js'
-import { type Frame, listen, TestSocket } from './ws-client.js'
+import { Throttle } from '../../../plugins/realtime/throttle.js'
+import { TYPING_INTERVAL_MS } from '../../../src/schemas/realtime.js'
+import { build, createRoom, signUp } from '../../helper.js'
+import { type Frame, listen, TestSocket } from '../../ws-client.js'
 
 const isTyping = (f: Frame): boolean => f.type === 'typing'
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
-import { generateSdkTypes, SDK_TYPES_FILE } from '../scripts/sdk-types.js'
-import { generateOpenApi } from '../src/docs/openapi.js'
-import { firstDifference } from './helper.js'
+import { generateSdkTypes, SDK_TYPES_FILE } from '../../scripts/sdk-types.js'
+import { generateOpenApi } from '../../src/docs/openapi.js'
+import { firstDifference } from '../helper.js'
 
 type Operation = { operationId?: string, tags?: string[], security?: unknown[], responses?: Record<string, { $ref?: string, content?: Record<string, { schema?: { $ref?: string } }> }> }
 type Doc = {
@@ -15,7 +15,7 @@ type Doc = {
 /** 2xx, or 101 for the WebSocket upgrade. */
 const SUCCESS = /^(2\d\d|101)$/
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'])
-const committed = readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')
+const committed = readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')
 const doc = parse(committed) as Doc
 
 function operations (): Array<{ method: string, path: string, op: Operation }> {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { build, createRoom, type Session, signUp } from '../helper.js'
-import { type Frame, listen, refusedUpgrade, TestSocket } from './ws-client.js'
+import { build, createRoom, type Session, signUp } from '../../helper.js'
+import { type Frame, listen, refusedUpgrade, TestSocket } from '../../ws-client.js'
 
 async function post (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<void> {
   const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })

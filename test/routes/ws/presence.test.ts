@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { databaseScope } from '../../plugins/realtime/fanout.js'
-import { presencePrefix } from '../../plugins/realtime/presence.js'
-import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
-import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from './ws-client.js'
+import { databaseScope } from '../../../plugins/realtime/fanout.js'
+import { presencePrefix } from '../../../plugins/realtime/presence.js'
+import { build, createRoom, joinRoom, type Session, signUp } from '../../helper.js'
+import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../../ws-client.js'
 
 const presenceOf = (user: Session, status: string) => (f: Frame): boolean =>
   f.type === 'presence' && f.payload.user_id === user.id && f.payload.status === status
