@@ -10,8 +10,8 @@ export type Engine = 'postgres' | 'embedded'
 export interface DatabaseHandle {
   db: Kysely<Database>
   engine: Engine
-  /** Called with every error an idle pooled client reports (the pool replaces the client). */
-  onPoolError?: (err: Error) => void
+  /** The pg pool (PostgreSQL only): its 'error' events are idle clients it lost and replaces. */
+  pool?: pg.Pool
 }
 
 export interface ConnectOptions {
@@ -19,8 +19,6 @@ export interface ConnectOptions {
   databaseUrl?: string | undefined
   /** Where the embedded engine keeps its files (`memory://` keeps nothing). */
   dataDir: string
-  /** Called with errors from idle pooled clients (a restarted server, a dropped connection). */
-  onPoolError?: (err: Error) => void
   /** A prepared PGlite to use instead of opening one (tests clone a migrated template). */
   pglite?: PGlite
   poolSize?: number
@@ -59,13 +57,14 @@ export function poolConfig (databaseUrl: string, poolSize = 10): pg.PoolConfig {
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
     const pool = new pg.Pool(poolConfig(options.databaseUrl, options.poolSize))
-    // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
-    pool.on('error', err => options.onPoolError?.(err))
+    // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the
+    // process. The server logs them (plugins/db.ts); until then they are ignored.
+    pool.on('error', () => {})
     // A client checked out by Kysely has no 'error' listener of its own: a connection lost mid-use
     // (a restarted server, a dropped link) would be an uncaught exception and kill the process.
     // The failed query already rejects with that error, and the pool drops the broken client on release.
     pool.on('connect', client => { client.on('error', () => {}) })
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres', pool }
   }
   const pglite = options.pglite ?? await openEmbedded(options.dataDir)
   return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), engine: 'embedded' }

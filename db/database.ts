@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+import type { ColumnType, Generated, Insertable, Kysely, Selectable } from 'kysely'
 
 /** The tables, as Kysely sees them. Timestamps are `timestamptz` and come back as Date. */
 export interface Database {
@@ -64,7 +64,9 @@ export interface LoginFailuresTable {
   created_at: CreatedAt
 }
 
+/** The database, or a transaction on it: what every repository function takes. */
+export type Db = Kysely<Database>
+
 export type UserRow = Selectable<UsersTable>
 export type NewUser = Insertable<UsersTable>
 export type RoomRow = Selectable<RoomsTable>
-export type MessageRow = Selectable<MessagesTable>

@@ -1,4 +1,4 @@
-import type { Db } from './users.js'
+import type { Db } from './database.js'
 
 export async function recordLoginFailure (db: Db, account: string, address: string): Promise<void> {
   await db.insertInto('login_failures').values({ account, address }).execute()

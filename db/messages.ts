@@ -1,15 +1,5 @@
-import type { Db } from './users.js'
-
-export interface MessageRecord {
-  id: number
-  room_id: number
-  user_id: number | null
-  username: string | null
-  content: string
-  created_at: Date
-  seq: number
-  client_msg_id: string | null
-}
+import type { HistoryPage, MessageView } from '../src/schemas/messages.js'
+import type { Db } from './database.js'
 
 const columns = ['messages.id', 'messages.room_id', 'messages.user_id', 'users.username', 'messages.content', 'messages.created_at', 'messages.seq', 'messages.client_msg_id'] as const
 
@@ -21,7 +11,7 @@ const columns = ['messages.id', 'messages.room_id', 'messages.user_id', 'users.u
  * trip of a send checks membership too). Nothing is stored (no row, no number used) when the
  * statement fails, e.g. on a duplicate client_msg_id.
  */
-export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string | undefined }): Promise<MessageRecord | undefined> {
+export async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string | undefined }): Promise<MessageView | undefined> {
   return await db
     .with('r', qb => qb.updateTable('rooms').set(eb => ({ last_seq: eb('last_seq', '+', 1) }))
       .where('id', '=', message.room_id)
@@ -48,7 +38,7 @@ export function isDuplicateClientMsgId (err: unknown): boolean {
 }
 
 /** The message a user sent with this client_msg_id, if any. */
-export async function findByClientMsgId (db: Db, userId: number, clientMsgId: string): Promise<MessageRecord | undefined> {
+export async function findByClientMsgId (db: Db, userId: number, clientMsgId: string): Promise<MessageView | undefined> {
   return await db.selectFrom('messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
     .select(columns)
@@ -58,7 +48,7 @@ export async function findByClientMsgId (db: Db, userId: number, clientMsgId: st
 }
 
 /** Messages of a room after `seq`, in order, at most `limit` (catch-up after a reconnect). */
-export async function messagesAfterSeq (db: Db, roomId: number, seq: number, limit: number): Promise<MessageRecord[]> {
+export async function messagesAfterSeq (db: Db, roomId: number, seq: number, limit: number): Promise<MessageView[]> {
   return await db.selectFrom('messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
     .select(columns)
@@ -69,21 +59,12 @@ export async function messagesAfterSeq (db: Db, roomId: number, seq: number, lim
     .execute()
 }
 
-export interface HistoryPage {
-  limit: number
-  offset: number
-  /** only messages older than this id */
-  before?: number | undefined
-  /** only messages newer than this id */
-  after?: number | undefined
-}
-
 /**
  * A page of a room's history, returned oldest first.
  * Without `after`, `offset` counts back from the newest message (or from `before`);
  * with `after`, the page is the oldest messages after that id, `offset` counting forward.
  */
-export async function listMessages (db: Db, roomId: number, page: HistoryPage): Promise<MessageRecord[]> {
+export async function listMessages (db: Db, roomId: number, page: HistoryPage): Promise<MessageView[]> {
   let query = db.selectFrom('messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
     .select(columns)

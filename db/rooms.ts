@@ -1,12 +1,9 @@
 import { sql } from 'kysely'
-import type { RoomRow } from './database.js'
-import type { Db } from './users.js'
-
-export type RoomRecord = Pick<RoomRow, 'id' | 'name' | 'description' | 'created_by' | 'created_at'>
-export type RoomWithCount = RoomRecord & { member_count: number }
+import type { RoomSummaryView, RoomView } from '../src/schemas/rooms.js'
+import type { Db } from './database.js'
 
 /** Creates a room and makes its creator the first member, in one transaction. */
-export async function insertRoomWithCreator (db: Db, room: { name: string, description: string | null, created_by: number }): Promise<RoomRecord> {
+export async function insertRoomWithCreator (db: Db, room: { name: string, description: string | null, created_by: number }): Promise<RoomView> {
   return await db.transaction().execute(async trx => {
     const created = await trx.insertInto('rooms').values(room)
       .returning(['id', 'name', 'description', 'created_by', 'created_at'])
@@ -16,7 +13,7 @@ export async function insertRoomWithCreator (db: Db, room: { name: string, descr
   })
 }
 
-export async function listRooms (db: Db, page: { limit: number, offset: number }): Promise<RoomWithCount[]> {
+export async function listRooms (db: Db, page: { limit: number, offset: number }): Promise<RoomSummaryView[]> {
   // One grouped count per page of rooms, not a subquery per row.
   const counts = db.selectFrom('room_members')
     .select(['room_id', eb => eb.fn.countAll<string>().as('member_count')])

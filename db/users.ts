@@ -1,7 +1,6 @@
-import { type Kysely, sql } from 'kysely'
-import type { Database, NewUser, UserRow } from './database.js'
+import { sql } from 'kysely'
+import type { Db, NewUser, UserRow } from './database.js'
 
-export type Db = Kysely<Database>
 const publicColumns = ['id', 'email', 'username', 'role', 'created_at', 'token_version', 'disabled_at'] as const
 export type UserRecord = Pick<UserRow, typeof publicColumns[number]>
 

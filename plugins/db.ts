@@ -1,7 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import fp from 'fastify-plugin'
 import { type Kysely, sql } from 'kysely'
-import { connectDatabase, type Engine } from '../db/connect.js'
+import { connectDatabase, type DatabaseHandle, type Engine } from '../db/connect.js'
 import type { Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import type { Config } from '../src/config.js'
@@ -19,17 +19,26 @@ export interface DbPluginOptions {
   config: Config
   /** Run migrations at start-up (default true). */
   migrate?: boolean
-  /** An open embedded database to use instead of opening DATA_DIR (tests). */
-  pglite?: PGlite
+  /**
+   * The database already being opened (`startDatabase`, called by the server while the
+   * application's modules load), or an open embedded engine (tests): handed over, closed with the app.
+   */
+  database?: Promise<DatabaseHandle> | PGlite
 }
 
+/** Opens the configured database: a pg pool on DATABASE_URL, or the embedded engine in DATA_DIR. */
+export async function startDatabase (config: Pick<Config, 'databaseUrl' | 'dataDir'>, pglite?: PGlite): Promise<DatabaseHandle> {
+  return await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pglite })
+}
+
+/** Kysely on the database, and the only place it is opened and closed. */
 export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
-  const { db, engine } = await connectDatabase({
-    databaseUrl: opts.config.databaseUrl,
-    dataDir: opts.config.dataDir,
-    pglite: opts.pglite,
-    onPoolError: err => app.log.warn({ err }, 'idle database connection lost; the pool will reconnect')
-  })
+  const handle = opts.database instanceof Promise || opts.database === undefined
+    ? await (opts.database ?? startDatabase(opts.config))
+    : await startDatabase(opts.config, opts.database)
+  const { db, engine, pool } = handle
+  // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
+  pool?.on('error', err => app.log.warn({ err }, 'idle database connection lost; the pool will reconnect'))
   app.decorate('db', db)
   app.decorate('dbEngine', engine)
   app.decorate('dbReachable', async (timeoutMs = 2000) => {
@@ -41,8 +50,8 @@ export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
       clearTimeout(timer)
     }
   })
-  // The caller owns a PGlite it handed in; otherwise closing Kysely closes the pool or the engine.
-  app.addHook('onClose', async () => { if (opts.pglite === undefined) await db.destroy() })
+  // Closing Kysely closes the pool, or the embedded engine.
+  app.addHook('onClose', async () => { await db.destroy() })
 
   if (opts.migrate !== false) {
     const started = Date.now()

@@ -1,7 +1,6 @@
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import { sharedSchemas } from '../src/schemas/index.js'
 import { INT32_MAX } from '../src/limits.js'
 
 type QuerySchema = { properties?: Record<string, { default?: unknown }>, required?: string[] }
@@ -70,7 +69,6 @@ const servers = [{ url: 'http://localhost:8080', description: 'local development
 export default fp(async function swaggerPlugin (app) {
   /** Document paths of the routes that are not rate limited, collected as the document is built. */
   const unlimited = new Set<string>()
-  for (const schema of sharedSchemas) app.addSchema(schema)
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -116,5 +114,14 @@ export default fp(async function swaggerPlugin (app) {
     }
   })
 
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
-}, { name: 'swagger' })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // Served with the origin it was fetched from, so Swagger UI's "Try it out" calls this server on
+    // whatever host and port it runs (openapi.yaml keeps the local default).
+    transformSpecification: (document, request) => ({
+      ...document,
+      servers: [{ url: `${request.protocol}://${request.host}`, description: 'this server (where this document was fetched from)', 'x-internal': false }]
+    })
+  })
+}, { name: 'swagger', dependencies: ['schemas'] })

@@ -1,14 +1,16 @@
 import type { PGlite } from '@electric-sql/pglite'
+import type { DatabaseHandle } from '../db/connect.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Server as HttpsServer } from 'node:https'
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth/index.js'
+import busPlugin from '../plugins/bus.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
-import eventsPlugin from '../plugins/events.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
+import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import healthRoutes from '../routes/health/index.js'
@@ -17,14 +19,14 @@ import roomRoutes from '../routes/rooms/index.js'
 import userRoutes from '../routes/users/index.js'
 import wsRoutes from '../routes/ws/index.js'
 import type { Config } from './config.js'
-import { databaseScope } from '../plugins/realtime/fanout.js'
+import { buildValidator } from './schemas/validator.js'
 import { BODY_MAX_BYTES } from './limits.js'
 
 export interface BuildOptions {
   /** Run migrations at start-up (default true). */
   migrate?: boolean
-  /** An open embedded database to use instead of DATA_DIR (tests). */
-  pglite?: PGlite
+  /** The database already being opened (the server starts it while these modules load), or an open embedded engine (tests); the app closes it. */
+  database?: Promise<DatabaseHandle> | PGlite
   /** Fastify's logger option; default: pino at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger']
   /** Realtime tuning (tests): heartbeat interval, slow-consumer threshold. */
@@ -65,7 +67,9 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
-    ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } },
+    // One input contract: JSON bodies (and WebSocket payloads) are never coerced; query strings and params are read from text.
+    // (Fastify types the factory as @fastify/ajv-compiler's, whose compile function takes the schema alone; it is called with `{ schema, httpPart, ... }`.)
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
     frameworkErrors,
     forceCloseConnections: 'idle',
     // Opening the embedded engine and migrating take seconds, more on a busy or slow machine;
@@ -76,23 +80,22 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
   app.register(errorsPlugin)
-  app.register(dbPlugin, { config, migrate: options.migrate, pglite: options.pglite })
+  app.register(schemasPlugin)
+  app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
-  app.register(eventsPlugin)
-  // One deployment (its database): instances sharing it share Redis channels and rate-limit counters.
-  const scope = databaseScope(config.databaseUrl, config.dataDir)
+  app.register(busPlugin)
   app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })
   app.register(securityPlugin, {
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,
     hsts: config.tls !== undefined,
     redisUrl: config.redisUrl,
-    scope
+    scope: config.scope
   })
   // After helmet and CORS (their onRequest hooks give a shed 503 its headers), before any route work.
   app.register(pressurePlugin, config.overload)
   app.register(swaggerPlugin)
-  app.register(realtimePlugin, { redisUrl: config.redisUrl, scope, ...options.realtime })
+  app.register(realtimePlugin, { config, ...options.realtime })
 
   app.register(healthRoutes, { prefix: '/health' })
   app.register(async function api (v1) {

@@ -22,7 +22,19 @@ export interface Config {
   authCacheMs: number
   bcryptCost: number
   corsOrigins: string[] | true | false
+  /**
+   * Which browser pages may open a WebSocket (their Origin header): any (true), none (false), or
+   * these origins. Clients without an Origin header are not browsers and are not checked. Any in
+   * development; in production the CORS_ORIGINS list.
+   */
+  wsOrigins: string[] | boolean
   redisUrl: string | undefined
+  /**
+   * The deployment, named by its database: instances that share it share Redis channels, presence
+   * and rate-limit counters. Host, port and name of a server (never its password), or the
+   * embedded engine's directory.
+   */
+  scope: string
   /** HTTPS (and WSS) served directly: the PEM certificate chain and private key; undefined: plain HTTP. */
   tls: { cert: string, key: string } | undefined
   /** Fastify's `trustProxy`: false (the socket address only), true (any sender), or proxy addresses/CIDRs. */
@@ -39,6 +51,13 @@ export interface Config {
     global: number
     /** rooms created per hour per user */
     rooms: number
+    /** WebSocket frames per minute per user (a `sync` costs more, by its rooms and rows); a burst of 6 seconds' worth is allowed */
+    wsFrames: number
+  }
+  /** WebSocket connection caps, per instance. */
+  websocket: {
+    maxSocketsPerUser: number
+    maxSocketsPerAddress: number
   }
   /** Load shedding (@fastify/under-pressure): past any limit, requests get 503 with Retry-After. 0 turns a check off. */
   overload: {
@@ -107,6 +126,13 @@ function databaseUrlFrom (env: Env): string | undefined {
   }
   const auth = password === '' ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
   return `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}?sslmode=${sslmode}`
+}
+
+/** What names a database for the instances that share it (see `Config.scope`). */
+export function databaseScope (databaseUrl: string | undefined, dataDir: string): string {
+  if (databaseUrl === undefined) return `embedded:${dataDir}`
+  const url = new URL(databaseUrl)
+  return `postgres://${url.hostname}:${url.port || '5432'}${url.pathname}`
 }
 
 function pemFile (env: Env, name: string): string {
@@ -217,13 +243,15 @@ export function loadConfig (env: Env = process.env): Config {
   const rateLimitEnabled = bool(env, 'RATE_LIMIT_ENABLED', true)
   if (!rateLimitEnabled) warnings.push('RATE_LIMIT_ENABLED=false: rate limits and login lockout are off')
 
+  const databaseUrl = databaseUrlFrom(env)
   return {
     host: str(env, 'HOST') ?? '0.0.0.0',
     port,
     environment,
     logLevel,
-    databaseUrl: databaseUrlFrom(env),
+    databaseUrl,
     dataDir,
+    scope: databaseScope(databaseUrl, dataDir),
     jwt: {
       secret: jwtSecretFrom(env, environment, dataDir, warnings),
       expiresIn,
@@ -233,6 +261,7 @@ export function loadConfig (env: Env = process.env): Config {
     authCacheMs: int(env, 'AUTH_CACHE_SECONDS', 5, 0, 300) * 1000,
     bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
     corsOrigins,
+    wsOrigins: environment === 'development' || corsOrigins,
     redisUrl,
     tls: tlsFrom(env),
     trustProxy: trustProxyFrom(env),
@@ -242,7 +271,12 @@ export function loadConfig (env: Env = process.env): Config {
       login: int(env, 'RATE_LIMIT_LOGIN', 30, 1, 1_000_000),
       messages: int(env, 'RATE_LIMIT_MESSAGES', 30, 1, 1_000_000),
       global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000),
-      rooms: int(env, 'RATE_LIMIT_ROOMS', 20, 1, 1_000_000)
+      rooms: int(env, 'RATE_LIMIT_ROOMS', 20, 1, 1_000_000),
+      wsFrames: int(env, 'RATE_LIMIT_WS_FRAMES', 600, 10, 10_000_000)
+    },
+    websocket: {
+      maxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 100_000),
+      maxSocketsPerAddress: int(env, 'WS_MAX_SOCKETS_PER_ADDRESS', 200, 1, 1_000_000)
     },
     overload: {
       maxEventLoopDelayMs: int(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),

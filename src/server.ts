@@ -4,15 +4,12 @@ import { loadConfigOrExit } from './config.js'
 const config = loadConfigOrExit()
 
 // Imported only once the configuration is known good: a bad value is reported at once, before
-// the application's modules (seconds of loading) are read. The embedded engine (its WebAssembly
-// takes a second or two to start) opens meanwhile.
-const [{ buildApp }, pglite] = await Promise.all([
-  import('./app.js'),
-  config.databaseUrl === undefined ? import('../db/embedded.js').then(async m => await m.openEmbedded(config.dataDir)) : undefined
-])
-const app = buildApp(config, { pglite })
-// The app closes the pool or engine it opened; the one opened here is closed here, after it.
-app.addHook('onClose', async () => { await pglite?.close() })
+// the application's modules (seconds of loading) are read. The database (the embedded engine's
+// WebAssembly takes a second or two to start) opens meanwhile; the app closes it.
+const database = import('../plugins/db.js').then(async m => await m.startDatabase(config))
+database.catch(() => {}) // reported when the app awaits it, not as an unhandled rejection meanwhile
+const { buildApp } = await import('./app.js')
+const app = buildApp(config, { database })
 for (const warning of config.warnings) app.log.warn(warning)
 
 // SIGTERM / SIGINT: stop accepting, finish in-flight requests, close sockets and the pool; a second signal exits at once.

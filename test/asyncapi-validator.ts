@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats'
 import { parse } from 'yaml'
 
 /**
- * Checks the frames the server sends against asyncapi.yaml: test/realtime/ws-client.ts runs every
+ * Checks the frames the server sends against asyncapi.yaml: test/ws-client.ts runs every
  * frame a TestSocket receives through `checkServerFrame`. AsyncAPI 3 schemas are a superset of
  * JSON Schema draft-07, hence Ajv's draft-07 class.
  */

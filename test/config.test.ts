@@ -35,7 +35,10 @@ t.test('defaults', async t => {
   t.equal(config.bcryptCost, 12)
   t.equal(config.corsOrigins, true, 'any origin in development')
   t.equal(config.redisUrl, undefined)
-  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20 })
+  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20, wsFrames: 600 })
+  t.same(config.websocket, { maxSocketsPerUser: 20, maxSocketsPerAddress: 200 })
+  t.equal(config.wsOrigins, true, 'any page may open a socket in development')
+  t.match(config.scope, /^embedded:/, 'the deployment is named by its database')
   t.equal(config.tls, undefined, 'plain HTTP')
   t.equal(config.trustProxy, false, 'X-Forwarded-For is not believed')
   t.equal(loadConfig({ JWT_SECRET: SECRET }).dataDir, resolve('./data'), 'DATA_DIR defaults to ./data')
@@ -162,11 +165,15 @@ t.test('production needs a JWT_SECRET of at least 32 characters', async t => {
   t.equal(ok.corsOrigins, false, 'no CORS origins in production unless configured')
   t.same(loadConfig({ ...base, ENVIRONMENT: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example, https://b.example' }).corsOrigins,
     ['https://a.example', 'https://b.example'])
+  t.equal(ok.wsOrigins, false, 'in production, no page may open a socket unless CORS_ORIGINS names it')
+  t.same(loadConfig({ ...base, ENVIRONMENT: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.example' }).wsOrigins, ['https://a.example'])
 
   const dev = loadConfig({ ...base, JWT_SECRET: 'short' })
   t.equal(dev.jwt.secret, 'short', 'development accepts a short secret')
   t.match(dev.warnings.join('\n'), /JWT_SECRET/, 'with a warning')
   throwsNaming(t, { ...base, ENVIRONMENT: 'staging' }, 'ENVIRONMENT', 'unknown environment')
+  throwsNaming(t, { ...base, WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER', 'no sockets at all')
+  throwsNaming(t, { ...base, RATE_LIMIT_WS_FRAMES: 'many' }, 'RATE_LIMIT_WS_FRAMES', 'not a number')
 })
 
 t.test('AUTH_CACHE_SECONDS: 5 by default, 0 reads every request, bounded', async t => {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { openEmbedded } from '../db/embedded.js'
@@ -65,6 +66,7 @@ export function testConfig (env: Record<string, string> = {}): Config {
     RATE_LIMIT_MESSAGES: '100000',
     RATE_LIMIT_GLOBAL: '100000',
     RATE_LIMIT_ROOMS: '100000',
+    RATE_LIMIT_WS_FRAMES: '10000000',
     // A shared, busy test machine stalls the event loop at start-up; load shedding is tested on its own.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
@@ -99,10 +101,10 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
   if (engine === 'postgres') {
     env.DATABASE_URL = options.databaseUrl ?? await freshDatabase(t)
   } else {
+    // Handed over: the app closes it.
     pglite = await openEmbedded('memory://')
-    t.teardown(async () => { await pglite?.close() })
   }
-  const app = buildApp(testConfig(env), { pglite, logger: options.logger ?? false })
+  const app = buildApp(testConfig(env), { database: pglite, logger: options.logger ?? false })
   checkResponsesAgainstOpenApi(t, app)
   await app.ready()
   return app
@@ -193,6 +195,13 @@ export async function createRoom (app: FastifyInstance, owner: Session, name: st
 export async function joinRoom (app: FastifyInstance, user: Session, roomId: number): Promise<void> {
   const response = await app.inject({ method: 'POST', url: `/api/v1/rooms/${roomId}/join`, headers: user.auth })
   if (response.statusCode !== 200) throw new Error(`join: ${response.statusCode} ${response.body}`)
+}
+
+/** Appends `count` messages to a room in one statement, numbered as sends would number them. */
+export async function seedMessages (app: FastifyInstance, roomId: number, userId: number, count: number, prefix = 'seeded'): Promise<void> {
+  await sql`WITH r AS (UPDATE rooms SET last_seq = last_seq + ${count} WHERE id = ${roomId} RETURNING last_seq - ${count} AS base)
+    INSERT INTO messages (room_id, user_id, content, seq)
+    SELECT ${roomId}, ${userId}, ${prefix} || ' ' || g, r.base + g FROM r, generate_series(1, ${count}::int) g`.execute(app.db)
 }
 
 export function json<T = any> (response: LightMyRequestResponse): T {

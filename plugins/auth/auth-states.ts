@@ -11,7 +11,7 @@ interface Entry { state: AuthState | undefined, expires: number }
 /**
  * Recently read auth states, so an authenticated request costs no database round trip of its
  * own. A revocation (logout, new password or email, disabled) reaches it at once on this instance
- * and, through the realtime fan-out, on the others (`revoke`); an entry lives `ttlMs` at most, which
+ * and, through the bus (and the Redis fan-out), on the others (`revoke`); an entry lives `ttlMs` at most, which
  * bounds how long another instance may accept a revoked token while Redis is unreachable, and how
  * long a role changed outside the server (`npm run admin`) takes to apply.
  */

@@ -28,8 +28,10 @@ declare module 'fastify' {
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     signToken: (user: { id: number, role: string, token_version: number }) => string
-    /** Recently read users (revocations reach it through the realtime plugin). */
-    authStates: AuthStates
+    /** The user's auth state (name, role, token version, disabled), as `authenticate` reads it: cached for AUTH_CACHE_SECONDS. */
+    authState: (userId: number) => Promise<AuthState | undefined>
+    /** Whether the token is still good, read from the database now (no cache): a socket that opened while it was being revoked. */
+    isTokenCurrent: (user: AuthUser) => Promise<boolean>
   }
 }
 
@@ -79,8 +81,14 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
     app.jwt.sign({ sub: String(user.id), role: user.role, ver: user.token_version }))
 
   const states = new AuthStates(opts.cacheMs, 50_000)
-  app.decorate('authStates', states)
   const load = async (id: number): Promise<AuthState | undefined> => await findAuthState(app.db, id)
+  const valid = (state: AuthState | undefined, user: AuthUser): state is AuthState =>
+    state !== undefined && state.disabled_at === null && state.token_version === user.ver
+  app.decorate('authState', async (userId: number) => await states.get(userId, load))
+  app.decorate('isTokenCurrent', async (user: AuthUser) => valid(await load(user.id), user))
+  // A revocation on this instance or another one: the cache forgets the user at once.
+  const unsubscribe = app.bus.subscribe(event => { if (event.type === 'user:revoked') states.revoke(event.user_id, event.token_version) })
+  app.addHook('onClose', async () => { unsubscribe() })
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     try {
@@ -94,8 +102,8 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
     // exists, is enabled, and has not revoked this token (logout, new password or email): in the
     // database, or in what it said less than `cacheMs` ago (revocations and re-enabling clear that at once).
     const state = await states.get(user.id, load)
-    if (state === undefined || state.disabled_at !== null || state.token_version !== user.ver) throw unauthorized(INVALID)
+    if (!valid(state, user)) throw unauthorized(INVALID)
     user.role = state.role
     user.username = state.username
   })
-}, { name: 'auth', dependencies: ['db'] })
+}, { name: 'auth', dependencies: ['db', 'bus'] })

@@ -1,4 +1,6 @@
 import type { WebSocket } from 'ws'
+import type { ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
+import type { ServerFrame } from '../../src/schemas/realtime.js'
 
 /** Close codes the server uses (RFC 6455 section 7.4 and the IANA registry). */
 export const CloseCode = {
@@ -8,72 +10,194 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** A frame over the size limit (sent by `ws` itself, from `maxPayload`). */
   TOO_BIG: 1009,
-  /** The client reads too slowly: its unsent buffer passed the limit. */
+  /** The client reads too slowly: its unsent buffer passed the limit, or it has too many sockets open. */
   TRY_AGAIN_LATER: 1013,
   /** The token the socket was opened with has expired or was revoked (or was never valid): log in again. */
   UNAUTHORIZED: 4401
 } as const
 
+/** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
+const LIVE_SEEN_MAX = 256
+/** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
+const HELD_MAX = 5000
+
+type Held = Array<{ seq: number, frame: Buffer }>
+
+/**
+ * One socket's order of delivery per room, around catch-ups: while a room is being caught up its
+ * live frames are held; once the catch-up is sent, those it covered are dropped and the rest
+ * follow in seq order; afterwards live frames at or below what the catch-up sent are duplicates.
+ */
+export class RoomOrder {
+  /** Rooms being caught up: their live frames wait here. */
+  private readonly held = new Map<number, Held>()
+  /** Per room, the highest seq a catch-up sent. */
+  private readonly floor = new Map<number, number>()
+  /** Per room, seqs delivered live since the last catch-up of that room, so a catch-up skips them. */
+  private readonly liveSeen = new Map<number, Set<number>>()
+
+  /** What to do with a live frame at `seq`: send it now, hold it (catching up), skip it (a duplicate), or overflow (too many held). */
+  offer (roomId: number, seq: number, frame: Buffer): 'send' | 'held' | 'skip' | 'overflow' {
+    const held = this.held.get(roomId)
+    if (held !== undefined) {
+      if (held.length >= HELD_MAX) return 'overflow'
+      held.push({ seq, frame })
+      return 'held'
+    }
+    const floor = this.floor.get(roomId)
+    if (floor !== undefined && seq <= floor) return 'skip'
+    let seen = this.liveSeen.get(roomId)
+    if (seen === undefined) this.liveSeen.set(roomId, seen = new Set())
+    if (seen.size < LIVE_SEEN_MAX) seen.add(seq)
+    return 'send'
+  }
+
+  /** Starts holding the room's live frames (a catch-up begins). */
+  hold (roomId: number): void {
+    this.held.set(roomId, [])
+  }
+
+  /** Whether a catch-up frame at `seq` already went out live. */
+  sentLive (roomId: number, seq: number): boolean {
+    return this.liveSeen.get(roomId)?.has(seq) === true
+  }
+
+  /**
+   * The catch-up sent everything up to `floor` (undefined: it failed or was reset, nothing is
+   * known): stops holding and returns the held frames past it, in seq order, to send now.
+   */
+  release (roomId: number, floor: number | undefined): Held {
+    const held = this.held.get(roomId) ?? []
+    this.held.delete(roomId)
+    if (floor === undefined) {
+      this.floor.delete(roomId)
+      return held.sort((a, b) => a.seq - b.seq)
+    }
+    this.floor.set(roomId, floor)
+    this.liveSeen.delete(roomId)
+    return held.filter(h => h.seq > floor).sort((a, b) => a.seq - b.seq)
+  }
+
+  /** The highest seq held for the room (what the client will have once they are sent). */
+  heldUpTo (roomId: number): number {
+    return Math.max(0, ...(this.held.get(roomId) ?? []).map(h => h.seq))
+  }
+
+  /** Forgets a room (the socket stopped listening to it). */
+  forget (roomId: number): void {
+    this.held.delete(roomId)
+    this.floor.delete(roomId)
+    this.liveSeen.delete(roomId)
+  }
+
+  clear (): void {
+    this.held.clear()
+  }
+}
+
 /** One open socket and what it listens to. */
 export class Client {
-  /** Rooms whose events this socket receives. */
+  /** Rooms whose frames this socket receives. */
   readonly rooms = new Set<number>()
   /** Cleared before each heartbeat ping, set again by the pong. */
   alive = true
-  /** Rooms being caught up (`sync`): live events wait here until the catch-up is sent. */
-  readonly syncing = new Map<number, Array<{ seq: number, frame: Buffer }>>()
-  /** Per room, the highest seq a catch-up sent: live events at or below it are duplicates. */
-  readonly floor = new Map<number, number>()
-  /** Per room, seqs delivered live since the last catch-up of that room, so a catch-up skips them. */
-  readonly liveSeen = new Map<number, Set<number>>()
-  /** When this socket's recent sends were refused by the rate limit (ms timestamps, oldest first). */
-  readonly refusedSends: number[] = []
+  readonly order = new RoomOrder()
   /** The rooms it was subscribed to when the hub let it go (the user's offline announcement goes there). */
   roomsAtRemoval: number[] = []
 
-  constructor (readonly socket: WebSocket, readonly userId: number, readonly tokenVersion = 0) {}
+  constructor (readonly socket: WebSocket, readonly userId: number, readonly tokenVersion: number, readonly address: string) {}
 }
-
-/** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
-const LIVE_SEEN_MAX = 256
-/** Live events a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
-const SYNC_BUFFER_MAX = 5000
 
 export interface HubOptions {
   /** A socket whose unsent buffer passes this many bytes is closed with 1013. */
   maxBufferedBytes: number
+  /** At most this many open sockets per user on this instance; the next one is closed with 1013. */
+  maxSocketsPerUser: number
+  /** At most this many open sockets per client address on this instance. */
+  maxSocketsPerAddress: number
   /** Told when a slow consumer is dropped. */
   onSlowConsumer?: (client: Client) => void
-  /** Told of every revocation, local or from another instance, before the sockets close. */
-  onRevoke?: (userId: number, tokenVersion: number) => void
+}
+
+/** How long a revocation is remembered for sockets still being opened (longer than any upgrade takes). */
+const REVOKED_MEMORY_MS = 10 * 60_000
+
+/** The frame a room event becomes, serialized once however many sockets get it. */
+export function frameBytes (event: RoomFrameEvent): Buffer {
+  let bytes = serialized.get(event)
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify({ type: event.type, payload: event.payload }))
+    serialized.set(event, bytes)
+  }
+  return bytes
+}
+const serialized = new WeakMap<RoomFrameEvent, Buffer>()
+
+/** Hands over bytes already received (from another instance) as the event's frame, so they are not serialized again. */
+export function withFrame<E extends RoomFrameEvent> (event: E, bytes: Buffer): E {
+  serialized.set(event, bytes)
+  return event
 }
 
 /**
- * The sockets of this instance, indexed by room and by user. It only delivers: what reaches it
- * (locally or from other instances) is decided by the fan-out.
+ * The sockets of this instance, indexed by room and by user. It only delivers: it listens to the
+ * bus (events of this instance and, through the fan-out, of the others) and sends each socket
+ * what concerns it, in order.
  */
 export class Hub {
   readonly clients = new Set<Client>()
   private readonly byRoom = new Map<number, Set<Client>>()
   private readonly byUser = new Map<number, Set<Client>>()
+  private readonly byAddress = new Map<string, Set<Client>>()
+  /** Per user, the token version below which every token is revoked (and until when that is remembered). */
+  private readonly revoked = new Map<number, { version: number, until: number }>()
 
   constructor (private readonly options: HubOptions) {}
 
-  add (socket: WebSocket, userId: number, roomIds: Iterable<number>, tokenVersion = 0): Client {
-    const client = new Client(socket, userId, tokenVersion)
+  /** What the bus carries, delivered to this instance's sockets. */
+  handle (event: ChatEvent): void {
+    switch (event.type) {
+      case 'message:new': this.deliver(event.room_id, frameBytes(event), event.payload.seq); return
+      case 'typing':
+      case 'presence': this.deliver(event.room_id, frameBytes(event), undefined, event.payload.user_id); return
+      case 'member:joined': this.subscribeUser(event.user_id, event.room_id); return
+      case 'user:revoked': this.revokeUser(event.user_id, event.token_version)
+    }
+  }
+
+  /**
+   * Adds a socket, or closes it at once: 4401 when its token was revoked meanwhile (a revocation
+   * that arrived while it was being opened), 1013 past the per-user or per-address cap.
+   * Returns undefined when it was refused.
+   */
+  add (socket: WebSocket, userId: number, tokenVersion: number, address: string): Client | undefined {
+    if (this.isRevoked(userId, tokenVersion)) {
+      socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
+      return undefined
+    }
+    if ((this.byUser.get(userId)?.size ?? 0) >= this.options.maxSocketsPerUser) {
+      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open for this user')
+      return undefined
+    }
+    if ((this.byAddress.get(address)?.size ?? 0) >= this.options.maxSocketsPerAddress) {
+      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open from this address')
+      return undefined
+    }
+    const client = new Client(socket, userId, tokenVersion, address)
     this.clients.add(client)
     addTo(this.byUser, userId, client)
-    for (const roomId of roomIds) this.subscribe(client, roomId)
+    addTo(this.byAddress, address, client)
     return client
   }
 
   remove (client: Client): void {
     if (!this.clients.delete(client)) return
     removeFrom(this.byUser, client.userId, client)
+    removeFrom(this.byAddress, client.address, client)
     for (const roomId of client.rooms) removeFrom(this.byRoom, roomId, client)
     client.roomsAtRemoval = [...client.rooms]
     client.rooms.clear()
-    client.syncing.clear()
+    client.order.clear()
   }
 
   subscribe (client: Client, roomId: number): void {
@@ -84,6 +208,7 @@ export class Hub {
 
   unsubscribe (client: Client, roomId: number): void {
     if (client.rooms.delete(roomId)) removeFrom(this.byRoom, roomId, client)
+    client.order.forget(roomId)
   }
 
   /** Subscribes every local socket of a user to a room (the user joined it). */
@@ -91,25 +216,38 @@ export class Hub {
     for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId)
   }
 
-  /** Closes (4401) every local socket of the user opened with a token older than `tokenVersion` (revoked). */
+  /**
+   * Closes (4401) every local socket of the user opened with a token older than `tokenVersion`,
+   * and remembers the revocation so that a socket still being opened with such a token is refused.
+   */
   revokeUser (userId: number, tokenVersion: number): void {
-    this.options.onRevoke?.(userId, tokenVersion)
+    const now = Date.now()
+    const known = this.revoked.get(userId)
+    if (known === undefined || known.version < tokenVersion || known.until < now) {
+      this.revoked.set(userId, { version: Math.max(tokenVersion, known?.version ?? 0), until: now + REVOKED_MEMORY_MS })
+    }
+    this.forgetOldRevocations(now)
     for (const client of [...this.byUser.get(userId) ?? []]) {
       if (client.tokenVersion < tokenVersion) client.socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
     }
   }
 
-  /** Whether the user has a socket open on this instance. */
-  hasUser (userId: number): boolean {
-    return this.byUser.has(userId)
+  /** Whether a token of this version was revoked (as far as this instance heard). */
+  isRevoked (userId: number, tokenVersion: number): boolean {
+    const known = this.revoked.get(userId)
+    return known !== undefined && known.until > Date.now() && tokenVersion < known.version
+  }
+
+  private forgetOldRevocations (now: number): void {
+    if (this.revoked.size < 10_000) return
+    for (const [userId, { until }] of this.revoked) if (until < now) this.revoked.delete(userId)
   }
 
   /**
-   * Sends one already-serialized frame to every local socket subscribed to the room.
-   * The caller serializes once; every socket gets the same bytes. `seq` (a message's position in
-   * the room) lets a socket that is catching up hold the frame back, or skip one it already got.
-   * `exceptUserId`: that user's sockets are skipped (their own typing and presence).
-   * Returns how many sockets got it (or hold it).
+   * Sends one already-serialized frame to every local socket subscribed to the room. `seq` (a
+   * message's position in the room) lets a socket that is catching up hold the frame back, or skip
+   * one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
+   * presence). Returns how many sockets got it (or hold it).
    */
   deliver (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number): number {
     const clients = this.byRoom.get(roomId)
@@ -118,25 +256,53 @@ export class Hub {
     // A copy: a slow consumer is removed from the set while we iterate.
     for (const client of [...clients]) {
       if (client.userId === exceptUserId) continue
-      if (this.offer(client, roomId, frame, seq)) sent++
+      const verdict = seq === undefined ? 'send' : client.order.offer(roomId, seq, frame)
+      if (verdict === 'overflow') this.dropSlow(client)
+      else if (verdict === 'held') sent++
+      else if (verdict === 'send' && this.send(client, frame)) sent++
     }
     return sent
   }
 
-  private offer (client: Client, roomId: number, frame: Buffer, seq: number | undefined): boolean {
-    if (seq === undefined) return this.send(client, frame)
-    const held = client.syncing.get(roomId)
-    if (held !== undefined) {
-      if (held.length >= SYNC_BUFFER_MAX) return this.dropSlow(client)
-      held.push({ seq, frame })
-      return true
+  /**
+   * A room's catch-up on one socket: subscribes it (a room joined since the socket opened is
+   * picked up here) and holds the room's live frames while `read` runs and its frames are sent,
+   * then lets the held ones through in order. Returns the last seq the client then has, or
+   * undefined when `read` said it is too far behind (`sync:reset` was sent). When `read` throws
+   * (not a member), a socket that was not subscribed before is unsubscribed again and gets nothing.
+   */
+  async catchUp (
+    client: Client, roomId: number,
+    read: () => Promise<{ reset: true } | { reset: false, frames: Array<{ seq: number, frame: ServerFrame }>, upTo: number }>
+  ): Promise<number | undefined> {
+    const wasSubscribed = client.rooms.has(roomId)
+    this.subscribe(client, roomId)
+    if (!client.rooms.has(roomId)) return undefined // the socket closed meanwhile
+    client.order.hold(roomId)
+    let floor: number | undefined
+    let refused = false
+    try {
+      const result = await read()
+      if (result.reset) {
+        await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
+        return undefined
+      }
+      for (const { seq, frame } of result.frames) {
+        if (!client.order.sentLive(roomId, seq)) await this.sendPaced(client, JSON.stringify(frame))
+      }
+      floor = result.upTo
+      return Math.max(floor, client.order.heldUpTo(roomId))
+    } catch (err) {
+      refused = !wasSubscribed
+      throw err
+    } finally {
+      if (refused) {
+        this.unsubscribe(client, roomId)
+      } else {
+        // Whatever happened, live frames held meanwhile are not lost: those past the catch-up go out in order.
+        for (const { frame } of client.order.release(roomId, floor)) this.send(client, frame)
+      }
     }
-    const floor = client.floor.get(roomId)
-    if (floor !== undefined && seq <= floor) return false
-    let seen = client.liveSeen.get(roomId)
-    if (seen === undefined) client.liveSeen.set(roomId, seen = new Set())
-    if (seen.size < LIVE_SEEN_MAX) seen.add(seq)
-    return this.send(client, frame)
   }
 
   /**
@@ -165,18 +331,12 @@ export class Hub {
     await new Promise<void>(resolve => { socket.send(frame, { binary: false }, () => resolve()) })
   }
 
-  private dropSlow (client: Client): false {
+  private dropSlow (client: Client): void {
     this.remove(client)
     this.options.onSlowConsumer?.(client)
     // The close frame queues behind what is buffered; `ws` destroys the socket if the
     // closing handshake has not finished within its close timeout (30 s).
     client.socket.close(CloseCode.TRY_AGAIN_LATER, 'Slow consumer: reading too slowly')
-    return false
-  }
-
-  /** How many local sockets are subscribed to a room. */
-  roomSize (roomId: number): number {
-    return this.byRoom.get(roomId)?.size ?? 0
   }
 }
 

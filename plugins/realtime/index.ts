@@ -1,97 +1,133 @@
 import fastifyWebsocket from '@fastify/websocket'
+import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
+import type { WebSocket } from 'ws'
 import { roomIdsOfUser } from '../../db/rooms.js'
-import { findUserById } from '../../db/users.js'
-import { type Fanout, localFanout, redisFanout } from './fanout.js'
-import { CloseCode, Hub } from './hub.js'
-import { announce, localPresence, type Presence, redisPresence } from './presence.js'
-import { Throttle } from './throttle.js'
+import type { Config } from '../../src/config.js'
+import { announcePresence, announcePresenceOf } from '../../src/chat/presence.js'
 import { BODY_MAX_BYTES } from '../../src/limits.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
+import { FrameBudget } from './budget.js'
+import { redisFanout } from './fanout.js'
+import { CloseCode, Hub } from './hub.js'
+import { localPresence, type Presence, redisPresence } from './presence.js'
+import { type ServeOptions, serveSession, Session } from './session.js'
+import { Throttle } from './throttle.js'
+
+/** What a socket starts with, read before the upgrade completes so it is subscribed the moment it opens. */
+export interface SocketStart {
+  user: { id: number, username: string }
+  /** The token's version (`ver`): revoking it closes the socket with 4401. */
+  tokenVersion: number
+  /** The client's address (the per-address socket cap). */
+  address: string
+  /** The user's rooms. */
+  roomIds: number[]
+  log: FastifyBaseLogger
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
     realtime: {
       /** This instance's sockets. */
       hub: Hub
-      /** How events reach every instance's sockets (in-process, or Redis pub/sub). */
-      fanout: Fanout
       /** Who has a socket open, on any instance. */
       presence: Presence
       /** `typing` events forwarded per user and room: one per 2 s. */
       typing: Throttle
+      /** The user's rooms, for a socket about to open. */
+      prepare: (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger) => Promise<SocketStart>
+      /** Takes in an upgraded socket and serves it (see `serveSession`). */
+      open: (socket: WebSocket, start: SocketStart, options: ServeOptions) => void
     }
   }
 }
 
 export interface RealtimeOptions {
-  /** Fan out through Redis pub/sub when set; in-process otherwise. */
-  redisUrl?: string | undefined
-  /** Instances on the same database share events: what names that database (never sent anywhere). */
-  scope: string
+  config: Pick<Config, 'redisUrl' | 'scope' | 'websocket' | 'rateLimit'>
   /** Ping every socket this often; a socket that has not answered the previous ping is dropped. Default 25 s. */
   heartbeatMs?: number
   /** Close (1013) a socket whose unsent buffer passes this. Default 1 MiB. */
   maxBufferedBytes?: number
-  /** Largest frame a client may send; a bigger one closes the socket with 1009. Default 64 KiB. */
-  maxPayload?: number
   /** With Redis: how long a crashed instance's users stay online (its presence share's time to live). Default 30 s. */
   presenceTtlMs?: number
 }
 
 /** How long shutdown waits for clients to finish the closing handshake before dropping them. */
 const CLOSE_GRACE_MS = 2000
+/** The frame budget holds this many seconds' worth of its rate: a client may burst that much. */
+const BUDGET_BURST_S = 6
 
 /**
- * @fastify/websocket, the hub of this instance's sockets, and the fan-out that feeds it: every
- * committed room event on `app.events` is serialized once and delivered to every member socket,
- * on this instance and (with Redis) on the others.
+ * @fastify/websocket, the hub of this instance's sockets, and what feeds it: every event on the
+ * bus (this instance's, and with Redis the other instances') is delivered to the sockets it
+ * concerns; with Redis, this instance's events are carried to the others.
  */
 export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
+  const { config } = opts
   const hub = new Hub({
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
-    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)'),
-    // A revocation from this instance or another one: REST stops accepting the old tokens too.
-    onRevoke: (userId, tokenVersion) => { app.authStates.revoke(userId, tokenVersion) }
+    maxSocketsPerUser: config.websocket.maxSocketsPerUser,
+    maxSocketsPerAddress: config.websocket.maxSocketsPerAddress,
+    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)')
   })
-  const fanout = opts.redisUrl === undefined
-    ? localFanout(hub)
-    : await redisFanout(hub, { url: opts.redisUrl, scope: opts.scope, log: app.log })
-  /** Announces users to their rooms' members; looks up what the caller does not know (a swept user, a REST join). */
-  async function announceFromDb (userId: number, roomIds: number[] | undefined, status: 'online' | 'offline'): Promise<void> {
-    const user = await findUserById(app.db, userId)
-    if (user === undefined) return
-    announce(fanout, user, roomIds ?? await roomIdsOfUser(app.db, userId), status)
-  }
-  const presence = opts.redisUrl === undefined
+  const stopHub = app.bus.subscribe(event => { hub.handle(event) })
+  const stopFanout = config.redisUrl === undefined
+    ? () => {}
+    : await redisFanout(app.bus, { url: config.redisUrl, scope: config.scope, log: app.log })
+  const presence = config.redisUrl === undefined
     ? localPresence()
     : redisPresence({
-      url: opts.redisUrl,
-      scope: opts.scope,
+      url: config.redisUrl,
+      scope: config.scope,
       log: app.log,
       ttlMs: opts.presenceTtlMs,
       onSwept: userIds => {
         for (const userId of userIds) {
-          announceFromDb(userId, undefined, 'offline').catch((err: unknown) => { app.log.warn({ err }, 'could not announce a swept user offline') })
+          announcePresenceOf(app, userId, undefined, 'offline').catch((err: unknown) => { app.log.warn({ err }, 'could not announce a swept user offline') })
         }
       }
     })
-  const typing = new Throttle(TYPING_INTERVAL_MS)
-  app.decorate('realtime', { hub, fanout, presence, typing })
-
-  const unsubscribe = app.events.subscribe(event => {
-    if (event.type === 'member:joined') {
-      fanout.publishJoin(event.user_id, event.room_id)
-      // A new member who is online shows up as online to the room's other members.
-      presence.online([event.user_id])
-        .then(async online => { if (online.has(event.user_id)) await announceFromDb(event.user_id, [event.room_id], 'online') })
-        .catch((err: unknown) => { app.log.warn({ err }, 'could not announce a new member\'s presence') })
-    } else if (event.type === 'user:revoked') {
-      fanout.publishRevoke(event.user_id, event.token_version)
-    } else {
-      fanout.publishRoom(event.room_id, Buffer.from(JSON.stringify({ type: event.type, payload: event.payload })), event.payload.seq)
-    }
+  // A new member who is online shows up as online to the room's other members (once: where the join happened).
+  const stopAnnouncing = app.bus.subscribe((event, remote) => {
+    if (event.type !== 'member:joined' || remote) return
+    presence.online([event.user_id])
+      .then(async online => { if (online.has(event.user_id)) await announcePresenceOf(app, event.user_id, [event.room_id], 'online') })
+      .catch((err: unknown) => { app.log.warn({ err }, 'could not announce a new member\'s presence') })
   })
+  const typing = new Throttle(TYPING_INTERVAL_MS)
+  const { enabled, wsFrames } = config.rateLimit
+  const budget = enabled ? new FrameBudget(wsFrames / 60 * BUDGET_BURST_S, wsFrames / 60) : undefined
+
+  async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger): Promise<SocketStart> {
+    return { user, tokenVersion, address, log, roomIds: await roomIdsOfUser(app.db, user.id) }
+  }
+
+  function open (socket: WebSocket, start: SocketStart, options: ServeOptions): void {
+    const { user, log } = start
+    const client = hub.add(socket, user.id, start.tokenVersion, start.address)
+    if (client === undefined) return
+    for (const roomId of start.roomIds) hub.subscribe(client, roomId)
+    // Online/offline in the order the socket opened and closed (the store answers in order).
+    const online = presence.connected(user.id)
+      .then(first => { if (first) announcePresence(app.bus, user, start.roomIds, 'online') })
+      .catch((err: unknown) => { log.warn({ err }, 'presence: could not count a socket in') })
+    serveSession(new Session(hub, client, log, budget), {
+      ...options,
+      onClose: session => {
+        hub.remove(client)
+        const rooms = client.roomsAtRemoval
+        online
+          .then(async () => await presence.disconnected(user.id))
+          // Under the user's name now (they may have renamed themselves since the socket opened).
+          .then(async last => { if (last) announcePresence(app.bus, { id: user.id, username: (await app.authState(user.id))?.username ?? user.username }, rooms, 'offline') })
+          .catch((err: unknown) => { log.warn({ err }, 'presence: could not count a socket out') })
+        options.onClose?.(session)
+      }
+    })
+  }
+
+  app.decorate('realtime', { hub, presence, typing, prepare, open })
 
   // Before @fastify/websocket's own preClose (which closes without a code): every socket gets 1001.
   app.addHook('preClose', async () => {
@@ -113,7 +149,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   })
 
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: opts.maxPayload ?? BODY_MAX_BYTES },
+    options: { maxPayload: BODY_MAX_BYTES },
     errorHandler (err, socket, request) {
       request.log.warn({ err }, 'websocket error')
       // A protocol error (an oversize frame: 1009) already started the closing handshake with
@@ -124,6 +160,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
 
   const heartbeat = setInterval(() => {
     typing.prune()
+    budget?.prune()
     for (const client of hub.clients) {
       if (!client.alive) {
         client.socket.terminate()
@@ -137,8 +174,9 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
 
   app.addHook('onClose', async () => {
     clearInterval(heartbeat)
-    unsubscribe()
+    stopAnnouncing()
+    stopHub()
+    stopFanout()
     await presence.close()
-    await fanout.close()
   })
-}, { name: 'realtime', dependencies: ['auth', 'events', 'db'] })
+}, { name: 'realtime', dependencies: ['auth', 'bus', 'db'] })

@@ -1,8 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { Redis } from 'ioredis'
-import type { ServerPayload } from '../../src/schemas/realtime.js'
-import type { Fanout } from './fanout.js'
+import { redisClient, scopedKey } from '../redis.js'
 
 /**
  * Who is online: a user with at least one open socket, on any instance. Each instance counts its
@@ -129,9 +127,7 @@ export interface RedisPresenceOptions {
 }
 
 /** The key prefix for instances on one database. */
-export function presencePrefix (scope: string): string {
-  return `chat-app:presence:${createHash('sha256').update(scope).digest('hex').slice(0, 16)}`
-}
+export const presencePrefix = (scope: string): string => scopedKey(scope, 'presence')
 
 /**
  * Presence across instances, counted in Redis. Each instance keeps its share in its own hash and
@@ -151,13 +147,7 @@ export function redisPresence (options: RedisPresenceOptions): Presence {
   const keys = { online: `${prefix}:online`, instance: `${prefix}:instance:${instanceId}`, alive: `${prefix}:alive:${instanceId}`, instances: `${prefix}:instances` }
   const ttlMs = options.ttlMs ?? 30_000
   const local = new LocalCounts()
-  const redis = new Redis(options.url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: times => Math.min(100 * times, 2000),
-    connectionName: `chat-presence-${instanceId}`
-  })
-  redis.on('error', () => {}) // the fan-out already reports Redis outages
+  const redis = redisClient(options.url, { name: `chat-presence-${instanceId}`, log: options.log, whileDown: 'presence counts this instance\'s sockets only' })
   let registered = false
 
   async function register (): Promise<void> {
@@ -220,13 +210,5 @@ export function redisPresence (options: RedisPresenceOptions): Presence {
       }
       redis.disconnect()
     }
-  }
-}
-
-/** Tells the members of each room (on every instance, the user's own sockets excepted) that the user came online or went offline. */
-export function announce (fanout: Fanout, user: { id: number, username: string }, roomIds: Iterable<number>, status: 'online' | 'offline'): void {
-  for (const roomId of roomIds) {
-    const payload: ServerPayload<'presence'> = { room_id: roomId, user_id: user.id, username: user.username, status }
-    fanout.publishRoom(roomId, Buffer.from(JSON.stringify({ type: 'presence', payload })), undefined, user.id)
   }
 }

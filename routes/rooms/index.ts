@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../../src/config.js'
 import { roomHistory } from '../../src/chat/messages.js'
-import { createRoom, joinRoom, listRooms } from '../../src/chat/rooms.js'
+import { listRooms } from '../../db/rooms.js'
+import { createRoom, joinRoom } from '../../src/chat/rooms.js'
 import { tooManyRequests } from '../../src/errors.js'
 import { authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
@@ -44,7 +45,7 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       querystring: Pagination,
       response: { 200: Type.Ref(RoomList, { description: 'Rooms by id' }), ...errors(400, ...authErrors) }
     }
-  }, async (request) => await listRooms(app, request.query))
+  }, async (request) => await listRooms(app.db, request.query))
 
   app.post('/:id/join', {
     schema: {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../../src/config.js'
-import { getMe, getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
+import { getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
@@ -70,7 +70,7 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       security: bearer,
       response: { 200: Type.Ref(User, { description: 'You' }), ...errors(...authErrors) }
     }
-  }, async (request) => await getMe(app, request.user))
+  }, async (request) => await getUser(app, request.user.id, request.user))
 
   app.patch('/me', {
     onRequest: app.authenticate,
@@ -87,7 +87,7 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(LoginResponse, { description: 'Changed: a fresh token and your account' }), ...errors(...bodyErrors, 409, ...authErrors) }
     }
   }, async (request) => {
-    const user = await updateMe({ db: app.db, passwords: app.passwords, events: app.events, lockout: config.rateLimit.enabled }, request.user.id, request.body, request.ip)
+    const user = await updateMe({ db: app.db, passwords: app.passwords, bus: app.bus, lockout: config.rateLimit.enabled }, request.user.id, request.body, request.ip)
     return { token: app.signToken(user), user: { id: user.id, email: user.email, username: user.username } }
   })
 

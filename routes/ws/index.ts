@@ -1,26 +1,30 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { roomIdsOfUser } from '../../db/rooms.js'
+import type { SocketStart } from '../../plugins/realtime/index.js'
 import type { Config } from '../../src/config.js'
-import { forbidden } from '../../src/errors.js'
-import { serveSocket, type SocketStart } from '../../plugins/realtime/session.js'
-import { parseSince } from './frames.js'
+import { AppError, forbidden } from '../../src/errors.js'
 import { authErrors, bearer, ErrorResponse, errors } from '../../src/schemas/common.js'
-import { WsQuery } from '../../src/schemas/realtime.js'
+import { type ClientPayload, WsQuery } from '../../src/schemas/realtime.js'
+import { parseClientFrame, parseSince } from './frames.js'
+import { frameHandlers } from './handlers.js'
 
-/** The user, their rooms and `?since=`, looked up before the upgrade so the socket is subscribed the moment it opens. */
-const startOf = new WeakMap<FastifyRequest, SocketStart>()
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on a WebSocket upgrade before it completes: who the socket belongs to and what it starts with. */
+    socketStart: { start: SocketStart, since: ClientPayload<'sync'>['rooms'] | undefined } | null
+  }
+}
 
-const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'corsOrigins'> }> = async function (app, opts) {
-  const { environment, corsOrigins } = opts.config
+const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'wsOrigins'> }> = async function (app, opts) {
+  const { wsOrigins } = opts.config
+  app.decorateRequest('socketStart', null)
 
-  /** In production a browser page may only connect from an allowed origin (clients without an Origin header are not browsers). */
+  /** A browser page may only connect from an allowed origin (clients without an Origin header are not browsers). */
   async function checkOrigin (request: FastifyRequest): Promise<void> {
-    if (environment !== 'production' || corsOrigins === true) return
     const origin = request.headers.origin
-    if (origin === undefined) return
-    if (corsOrigins === false || !corsOrigins.includes(origin)) throw forbidden(`Origin ${origin} is not allowed`, 'ORIGIN_NOT_ALLOWED')
+    if (wsOrigins === true || origin === undefined) return
+    if (wsOrigins === false || !wsOrigins.includes(origin)) throw forbidden(`Origin ${origin} is not allowed`, 'ORIGIN_NOT_ALLOWED')
   }
 
   app.route({
@@ -29,12 +33,10 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'cors
     config: { websocketToken: true },
     onRequest: [checkOrigin, app.authenticate],
     preHandler: async request => {
-      const { since } = request.query as { since?: string }
-      const rooms = since === undefined ? undefined : parseSince(since)
+      const since = request.query.since === undefined ? undefined : parseSince(request.query.since)
       // `authenticate` has refused tokens of users who no longer exist and read the username.
-      const { id, username, exp, ver } = request.user
-      const roomIds = await roomIdsOfUser(app.db, id)
-      startOf.set(request, { user: { id, username }, roomIds, since: rooms, exp, tokenVersion: ver })
+      const { id, username, ver } = request.user
+      request.socketStart = { start: await app.realtime.prepare({ id, username }, ver, request.ip, request.log), since }
     },
     schema: {
       operationId: 'openWebSocket',
@@ -58,12 +60,22 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'environment' | 'cors
       }
     },
     wsHandler (socket, request) {
-      const start = startOf.get(request)
-      if (start === undefined) socket.close(4401, 'Not authenticated')
-      else serveSocket(app, socket, request, start)
+      const { start, since } = request.socketStart!
+      const handlers = frameHandlers(app, request)
+      app.realtime.open(socket, start, {
+        exp: request.user.exp,
+        verify: async () => await app.isTokenCurrent(request.user),
+        start: async session => { if (since !== undefined) await handlers.sync({ rooms: since }, session) },
+        dispatch: async (data, isBinary, session) => {
+          const frame = parseClientFrame(data, isBinary)
+          await (handlers[frame.type] as (payload: typeof frame.payload, s: typeof session) => Promise<void>)(frame.payload, session)
+        }
+      })
     },
-    handler: async (_request, reply) => await reply.code(426).header('upgrade', 'websocket')
-      .send({ error: 'GET /ws must be a WebSocket upgrade request', code: 'UPGRADE_REQUIRED' })
+    handler: async (_request, reply) => {
+      reply.header('upgrade', 'websocket')
+      throw new AppError(426, 'GET /ws must be a WebSocket upgrade request', 'UPGRADE_REQUIRED')
+    }
   })
 }
 

@@ -1,5 +1,5 @@
 import { accountFailuresSince, clearLoginFailures, pairFailuresSince, pruneLoginFailures, recordLoginFailure } from '../../db/login-failures.js'
-import type { Db } from '../../db/users.js'
+import type { Db } from '../../db/database.js'
 import { tooManyRequests } from '../errors.js'
 
 /** After this many failures in PAIR_WINDOW for one account from one address, that pair is locked. */

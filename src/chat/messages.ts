@@ -1,11 +1,11 @@
-import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages, type HistoryPage, type MessageRecord } from '../../db/messages.js'
+import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages } from '../../db/messages.js'
 import { roomAccess } from '../../db/rooms.js'
-import type { Db } from '../../db/users.js'
+import type { Db } from '../../db/database.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
-import { type MessageView, type SendMessageInput } from '../schemas/messages.js'
-import type { RoomEvents } from './events.js'
-import { trimmed } from './text.js'
 import { CONTENT_MAX } from '../limits.js'
+import type { HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
+import type { ChatBus } from './events.js'
+import { trimmed } from './text.js'
 
 /** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
 export async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
@@ -26,29 +26,34 @@ export interface SentMessage {
  * `client_msg_id` the user already used, the database refuses the row and the original message
  * is returned instead.
  */
-export async function sendMessage ({ db, events }: { db: Db, events: RoomEvents }, userId: number, input: SendMessageInput): Promise<SentMessage> {
-  const content = trimmed(input.content, 'content', CONTENT_MAX)
-  const clientMsgId = input.client_msg_id
-  let message: MessageRecord | undefined
+export async function sendMessage ({ db, bus }: { db: Db, bus: ChatBus }, userId: number, input: SendMessageInput): Promise<SentMessage> {
+  // A lone surrogate can't be stored: PostgreSQL would keep U+FFFD, and a retry would then differ
+  // from what was stored. Normalised first, so what is stored is what is compared.
+  const content = trimmed(input.content.toWellFormed(), 'content', CONTENT_MAX)
+  const row = { room_id: input.room_id, user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() }
+  let message: MessageView | undefined
   try {
-    message = await insertMessage(db, { room_id: input.room_id, user_id: userId, content, client_msg_id: clientMsgId })
+    message = await insertMessage(db, row)
+    if (message === undefined) {
+      // Nothing stored: say why (404 or 403). A user who joined since the statement ran is a
+      // member now: the send is tried once more.
+      await assertMember(db, userId, input.room_id)
+      message = await insertMessage(db, row)
+    }
   } catch (err) {
     // A retry of a send already stored (or two copies racing): the database kept one.
-    const original = clientMsgId !== undefined && isDuplicateClientMsgId(err) ? await findByClientMsgId(db, userId, clientMsgId) : undefined
+    const original = row.client_msg_id !== undefined && isDuplicateClientMsgId(err) ? await findByClientMsgId(db, userId, row.client_msg_id) : undefined
     if (original === undefined) throw err
     return replay(original, input.room_id, content)
   }
-  if (message === undefined) {
-    // Nothing stored: say why (404 or 403). A user who joined since the statement ran sends again.
-    await assertMember(db, userId, input.room_id)
-    return await sendMessage({ db, events }, userId, input)
-  }
-  events.publish({ type: 'message:new', room_id: message.room_id, payload: message })
+  // The user left again in between.
+  if (message === undefined) throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')
+  bus.publish({ type: 'message:new', room_id: message.room_id, payload: message })
   return { message, created: true }
 }
 
 /** A retry must be the same send: the same room and content. Anything else reuses an id by mistake. */
-function replay (original: MessageRecord, roomId: number, content: string): SentMessage {
+function replay (original: MessageView, roomId: number, content: string): SentMessage {
   if (original.room_id !== roomId || original.content !== content) {
     throw conflict('client_msg_id was already used for a different message', 'CLIENT_MSG_ID_REUSED')
   }

@@ -1,8 +1,8 @@
-import { addMember, insertRoomWithCreator, listRooms as listRoomRows, roomExists, type RoomRecord, type RoomWithCount } from '../../db/rooms.js'
-import type { Db } from '../../db/users.js'
+import { addMember, insertRoomWithCreator, roomExists } from '../../db/rooms.js'
+import type { Db } from '../../db/database.js'
 import { notFound, unauthorized } from '../errors.js'
-import type { CreateRoomInput } from '../schemas/rooms.js'
-import type { RoomEvents } from './events.js'
+import type { CreateRoomInput, RoomView } from '../schemas/rooms.js'
+import type { ChatBus } from './events.js'
 import { trimmed } from './text.js'
 import { ROOM_NAME_MAX } from '../limits.js'
 
@@ -19,29 +19,24 @@ function missingReference (err: unknown): never {
   throw err
 }
 
-interface Deps { db: Db, events: RoomEvents }
+interface Deps { db: Db, bus: ChatBus }
 
 /** Creates a room; its creator is its first member (and their open sockets subscribe to it). */
-export async function createRoom ({ db, events }: Deps, userId: number, input: CreateRoomInput): Promise<RoomRecord> {
+export async function createRoom ({ db, bus }: Deps, userId: number, input: CreateRoomInput): Promise<RoomView> {
   const name = trimmed(input.name, 'name', ROOM_NAME_MAX)
   const description = input.description == null ? null : input.description.trim()
   const room = await insertRoomWithCreator(db, { name, description: description === '' ? null : description, created_by: userId })
     .catch(missingReference)
-  events.publish({ type: 'member:joined', room_id: room.id, user_id: userId })
+  bus.publish({ type: 'member:joined', room_id: room.id, user_id: userId })
   return room
 }
 
-export async function listRooms ({ db }: { db: Db }, page: { limit: number, offset: number }): Promise<RoomWithCount[]> {
-  return await listRoomRows(db, page)
-}
-
 /**
- * Joins a room (REST and WebSocket); joining twice is harmless. After the commit, the user's open
- * sockets (on every instance) subscribe to the room. Returns whether the user was new.
+ * Joins a room (REST and WebSocket); joining twice is harmless and publishes nothing. After the
+ * commit, the user's open sockets (on every instance) subscribe to the room.
  */
-export async function joinRoom ({ db, events }: Deps, userId: number, roomId: number): Promise<boolean> {
+export async function joinRoom ({ db, bus }: Deps, userId: number, roomId: number): Promise<void> {
   if (!await roomExists(db, roomId)) throw notFound('Room not found', 'ROOM_NOT_FOUND')
   const added = await addMember(db, roomId, userId).catch(missingReference)
-  events.publish({ type: 'member:joined', room_id: roomId, user_id: userId })
-  return added
+  if (added) bus.publish({ type: 'member:joined', room_id: roomId, user_id: userId })
 }

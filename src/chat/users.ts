@@ -1,11 +1,12 @@
 import {
   bumpTokenVersion, findUserByEmail, findUserById, findUserWithHash, insertUser, isEmailTaken, listUsers as listUserRows,
-  setDisabled, type Db, updateUser, type UserRecord
+  setDisabled, updateUser, type UserRecord
 } from '../../db/users.js'
+import type { Db } from '../../db/database.js'
 import { conflict, forbidden, notFound, unauthorized } from '../errors.js'
 import { checkPasswordPolicy } from './password-policy.js'
 import type { LoginInput, RegisterInput, UpdateMeInput, UserView } from '../schemas/users.js'
-import type { RoomEvents } from './events.js'
+import type { ChatBus } from './events.js'
 import { checkUnderLockout } from './lockout.js'
 import { trimmed } from './text.js'
 import { USERNAME_MAX } from '../limits.js'
@@ -71,18 +72,18 @@ export async function listUsers ({ db }: { db: Db }, page: { limit: number, offs
 }
 
 /** Tells every instance to close the user's sockets opened with a token older than `tokenVersion`. */
-function revoked (events: RoomEvents, user: { id: number, token_version: number }): void {
-  events.publish({ type: 'user:revoked', user_id: user.id, token_version: user.token_version })
+function revoked (bus: ChatBus, user: { id: number, token_version: number }): void {
+  bus.publish({ type: 'user:revoked', user_id: user.id, token_version: user.token_version })
 }
 
 /**
  * Logs the user out everywhere: a JWT cannot be taken back, so the user's token version moves on
  * and every token issued before (on any device) is refused from now on; open sockets close (4401).
  */
-export async function logout ({ db, events }: { db: Db, events: RoomEvents }, userId: number): Promise<void> {
+export async function logout ({ db, bus }: { db: Db, bus: ChatBus }, userId: number): Promise<void> {
   const tokenVersion = await bumpTokenVersion(db, userId)
   if (tokenVersion === undefined) throw unauthorized('Missing or invalid authentication token')
-  revoked(events, { id: userId, token_version: tokenVersion })
+  revoked(bus, { id: userId, token_version: tokenVersion })
 }
 
 /**
@@ -91,7 +92,7 @@ export async function logout ({ db, events }: { db: Db, events: RoomEvents }, us
  * token issued before. Returns the user as stored, to sign a fresh token with.
  */
 export async function updateMe (
-  { db, passwords, events, lockout }: Deps & { events: RoomEvents, lockout: boolean },
+  { db, passwords, bus, lockout }: Deps & { bus: ChatBus, lockout: boolean },
   userId: number,
   input: UpdateMeInput,
   address: string
@@ -123,13 +124,8 @@ export async function updateMe (
     throw err
   }
   if (updated === undefined) throw unauthorized('Missing or invalid authentication token')
-  if (revoke) revoked(events, updated)
+  if (revoke) revoked(bus, updated)
   return updated
-}
-
-/** The caller's own record, email included. */
-export async function getMe ({ db }: { db: Db }, viewer: Viewer): Promise<UserView> {
-  return await getUser({ db }, viewer.id, viewer)
 }
 
 /**
@@ -137,13 +133,13 @@ export async function getMe ({ db }: { db: Db }, viewer: Viewer): Promise<UserVi
  * close) or enables it again. An admin cannot disable themself (409): no admin locks themself out.
  */
 export async function setAccountDisabled (
-  { db, events }: { db: Db, events: RoomEvents }, id: number, disabled: boolean, viewer: Viewer
+  { db, bus }: { db: Db, bus: ChatBus }, id: number, disabled: boolean, viewer: Viewer
 ): Promise<UserView> {
   if (viewer.role !== 'admin') throw forbidden('Only an admin may disable or enable accounts', 'ADMIN_ONLY')
   if (disabled && id === viewer.id) throw conflict('An admin cannot disable their own account', 'CANNOT_DISABLE_SELF')
   const user = await setDisabled(db, id, disabled)
   if (user === undefined) throw notFound('User not found', 'USER_NOT_FOUND')
   // Disabling revokes every token; enabling revokes nothing new, but instances forget the disabled state.
-  revoked(events, user)
+  revoked(bus, user)
   return viewUser(user, viewer)
 }

@@ -54,6 +54,9 @@ export const bearer = [{ bearerAuth: [] }]
  */
 export const MAX_RAW_TEXT = BODY_MAX_BYTES
 
+/** An id as text (a key of `sync`'s `rooms` map): 1 to 2147483647 in plain decimal. */
+export const ID_TEXT = '^(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$'
+
 /** No NUL characters anywhere in the string. */
 export const NO_NUL = '^[^\\u0000]*$'
 

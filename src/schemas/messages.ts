@@ -34,4 +34,5 @@ export const HistoryQuery = Type.Composite([Pagination, Type.Object({
 })])
 
 export type SendMessageInput = Static<typeof SendMessageBody>
+export type HistoryPage = Static<typeof HistoryQuery>
 export type MessageView = Static<typeof Message>

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
-import { Id } from './common.js'
+import { Id, ID_TEXT } from './common.js'
 import { Message, SendMessageBody } from './messages.js'
 import { INT32_MAX } from '../limits.js'
 
@@ -35,9 +35,16 @@ export const MAX_CATCH_UP = 1000
  */
 export const SyncPayload = Type.Object({
   rooms: Type.Record(
-    Type.String({ pattern: '^[1-9][0-9]{0,9}$' }),
+    Type.String({ pattern: ID_TEXT }),
     Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'The last seq the client has in that room' }),
-    { maxProperties: MAX_SYNC_ROOMS, additionalProperties: false, description: 'room id -> last seq the client has', examples: [{ 1: 41, 7: 0 }] }
+    {
+      maxProperties: MAX_SYNC_ROOMS,
+      // Refused, not dropped (the validator drops fields a schema doesn't name): a key that is not a room id is a 400.
+      propertyNames: { pattern: ID_TEXT },
+      additionalProperties: false,
+      description: 'room id (1 to 2147483647) -> last seq the client has',
+      examples: [{ 1: 41, 7: 0 }]
+    }
   )
 }, { $id: 'SyncPayload', title: 'SyncPayload', additionalProperties: false })
 
@@ -69,6 +76,8 @@ export const clientPayloads = {
 
 export type ClientFrameType = keyof typeof clientPayloads
 export type ClientPayload<T extends ClientFrameType> = Static<(typeof clientPayloads)[T]>
+/** A client's frame once its payload passed its schema. */
+export type ClientFrame = { [T in ClientFrameType]: { type: T, payload: ClientPayload<T> } }[ClientFrameType]
 
 /** `error`: a frame was refused; the socket stays open. `code` is a stable machine word. */
 export const ErrorPayload = Type.Object({
@@ -125,9 +134,10 @@ export const serverPayloads = {
   error: ErrorPayload
 } satisfies Record<string, TSchema>
 
-export type ErrorFrame = { type: 'error', payload: Static<typeof ErrorPayload> }
 export type ServerFrameType = keyof typeof serverPayloads
 export type ServerPayload<T extends ServerFrameType> = Static<(typeof serverPayloads)[T]>
+/** A frame the server sends. */
+export type ServerFrame<T extends ServerFrameType = ServerFrameType> = { [K in T]: { type: K, payload: ServerPayload<K> } }[T]
 
 /** The query string `GET /ws` accepts (the token may come from here, a header, or the subprotocol). */
 export const WsQuery = Type.Object({

@@ -10,14 +10,10 @@ export const Room = Type.Object({
   created_at: Timestamp
 }, { $id: 'Room', title: 'Room' })
 
-export const RoomSummary = Type.Object({
-  id: Id,
-  name: Type.String({ minLength: 1, maxLength: ROOM_NAME_MAX }),
-  description: Type.Union([Type.String({ maxLength: DESCRIPTION_MAX }), Type.Null()]),
-  created_by: Type.Union([Id, Type.Null()]),
-  member_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX }),
-  created_at: Timestamp
-}, { $id: 'RoomSummary', title: 'RoomSummary' })
+/** A room in a list: the Room and how many members it has. */
+export const RoomSummary = Type.Composite([Room, Type.Object({
+  member_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX })
+})], { $id: 'RoomSummary', title: 'RoomSummary' })
 
 export const RoomList = Type.Array(Type.Ref(RoomSummary), { maxItems: PAGE_MAX, $id: 'RoomList', title: 'RoomList' })
 
@@ -32,3 +28,5 @@ export const JoinResponse = Type.Object({
 }, { $id: 'JoinRoomResponse', title: 'JoinRoomResponse' })
 
 export type CreateRoomInput = Static<typeof CreateRoomBody>
+export type RoomView = Static<typeof Room>
+export type RoomSummaryView = Static<typeof RoomSummary>

@@ -1,6 +1,6 @@
 // A slow consumer: a client that stops reading is closed (1013) once 1 MiB waits for it, so the
 // server's memory for it stays bounded, and the other sockets keep receiving without waiting for it.
-// (Moved here from test/realtime/limits.test.ts.)
+// (Moved here from test/routes/ws/limits.test.ts.)
 import type { Socket } from 'node:net'
 import t from 'tap'
 import { build, signUp } from '../helper.js'

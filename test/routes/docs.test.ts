@@ -3,6 +3,9 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { build } from '../helper.js'
 
+/** The document as served, but for `servers` (the origin it was fetched from). */
+const withoutServers = (document: Record<string, unknown>): Record<string, unknown> => ({ ...document, servers: undefined })
+
 const committed = readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')
 
 t.test('the running server serves the committed OpenAPI document and Swagger UI', async t => {
@@ -10,11 +13,12 @@ t.test('the running server serves the committed OpenAPI document and Swagger UI'
 
   const yaml = await app.inject({ url: '/docs/yaml' })
   t.equal(yaml.statusCode, 200)
-  t.same(parse(yaml.body), parse(committed), '/docs/yaml is openapi.yaml')
+  t.same(withoutServers(parse(yaml.body)), withoutServers(parse(committed)), '/docs/yaml is openapi.yaml')
 
   const json = await app.inject({ url: '/docs/json' })
   t.equal(json.statusCode, 200)
-  t.same(json.json(), parse(committed), '/docs/json is openapi.yaml')
+  t.same(withoutServers(json.json()), withoutServers(parse(committed)), '/docs/json is openapi.yaml')
+  t.same(json.json().servers.map((s: { url: string }) => s.url), ['http://localhost:80'], 'its server is the origin it was fetched from')
 
   const ui = await app.inject({ url: '/docs/' })
   t.equal(ui.statusCode, 200)
@@ -23,4 +27,16 @@ t.test('the running server serves the committed OpenAPI document and Swagger UI'
   const init = await app.inject({ url: '/docs/static/swagger-initializer.js' })
   t.equal(init.statusCode, 200)
   t.match(init.body, /resolveUrl\('\.\/json'\)/, 'Swagger UI loads the served document (/docs/json)')
+})
+
+t.test('on a random port, the served document names that port, so "Try it out" calls this server', async t => {
+  const app = await build(t)
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  for (const path of ['/docs/json', '/docs/yaml']) {
+    const response = await fetch(`${address}${path}`)
+    t.equal(response.status, 200)
+    const document = parse(await response.text()) as { servers: Array<{ url: string }> }
+    t.same(document.servers.map(s => s.url), [address], `${path}: servers is ${address}`)
+  }
+  t.match(parse(committed).servers, [{ url: 'http://localhost:8080' }], 'the committed openapi.yaml keeps the local default')
 })

@@ -407,16 +407,19 @@ export interface components {
              * @description A positive integer id
              */
             id: number;
+            /** @example General Discussion */
             name: string;
+            /** @example A place for general topics */
             description: string | null;
+            /** @description The creator, or null once that user is gone */
             created_by: number | null;
-            /** Format: int32 */
-            member_count: number;
             /**
              * Format: date-time
              * @example 2026-01-28T10:30:00.000Z
              */
             created_at: string;
+            /** Format: int32 */
+            member_count: number;
         };
         /** RoomList */
         RoomList: components["schemas"]["RoomSummary"][];

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { databaseScope } from '../../../plugins/realtime/fanout.js'
+import { databaseScope } from '../../../src/config.js'
 import { presencePrefix } from '../../../plugins/realtime/presence.js'
 import { build, createRoom, joinRoom, type Session, signUp } from '../../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../../ws-client.js'

@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Session } from '../../plugins/realtime/session.js'
+import { assertMember, sendMessage } from '../../src/chat/messages.js'
+import { announceTyping, onlineMembers } from '../../src/chat/presence.js'
+import { joinRoom } from '../../src/chat/rooms.js'
+import { roomCatchUp } from '../../src/chat/sync.js'
+import type { ClientFrameType, ClientPayload } from '../../src/schemas/realtime.js'
+
+/** How much of the frame budget a `sync` costs beyond its frame: a unit per this many rooms, and per this many rows replayed. */
+const SYNC_ROOMS_PER_UNIT = 10
+const SYNC_ROWS_PER_UNIT = 100
+
+export type FrameHandlers = { [T in ClientFrameType]: (payload: ClientPayload<T>, session: Session) => Promise<void> }
+
+/**
+ * One handler per client frame type, each read like a REST route: the payload is already
+ * validated (by the REST body validator), then it authorizes and calls the same domain function
+ * the REST route calls. What a handler throws becomes an `error` frame.
+ */
+export function frameHandlers (app: FastifyInstance, request: FastifyRequest): FrameHandlers {
+  /** `presence:list`: the room's members who have a socket open, on any instance. The caller checked membership. */
+  async function sendPresenceList (session: Session, roomId: number): Promise<void> {
+    const userIds = await onlineMembers(app.db, app.realtime.presence.online, roomId)
+    session.send({ type: 'presence:list', payload: { room_id: roomId, user_ids: userIds } })
+  }
+
+  const handlers: FrameHandlers = {
+    async 'message:send' (payload, session) {
+      await app.checkSendLimit(request)
+      // The sender's own sockets get the message as `message:new`, like every member's.
+      await sendMessage(app, session.userId, payload)
+    },
+
+    async 'room:join' ({ room_id: roomId }, session) {
+      const wasSubscribed = session.listensTo(roomId)
+      // Subscribe before joining, so no message stored right after the join slips past this socket.
+      session.subscribe(roomId)
+      try {
+        // A new member's member:joined event subscribes the user's other sockets, here and on other instances.
+        await joinRoom(app, session.userId, roomId)
+      } catch (err) {
+        if (!wasSubscribed) session.unsubscribe(roomId)
+        throw err
+      }
+      session.send({ type: 'room:joined', payload: { room_id: roomId } })
+      await sendPresenceList(session, roomId)
+    },
+
+    async sync ({ rooms }, session) {
+      const entries = Object.entries(rooms)
+      session.charge(Math.ceil(entries.length / SYNC_ROOMS_PER_UNIT))
+      const done: Record<string, number> = {}
+      for (const [key, lastSeq] of entries) {
+        const roomId = Number(key)
+        try {
+          const upTo = await session.catchUp(roomId, async () => {
+            const result = await roomCatchUp(app.db, session.userId, roomId, lastSeq)
+            // Rows replayed are paid for after the fact: the next frames wait until the budget refills.
+            if (!result.reset) session.charge(Math.floor(result.frames.length / SYNC_ROWS_PER_UNIT), true)
+            return result
+          })
+          if (upTo !== undefined) done[key] = upTo
+        } catch (err) {
+          session.refuse(err, { room_id: roomId })
+        }
+      }
+      session.send({ type: 'sync:done', payload: { rooms: done } })
+    },
+
+    async typing ({ room_id: roomId }, session) {
+      // Over the throttle: dropped without a word, before any query (clients repeat typing every few seconds anyway).
+      if (!app.realtime.typing.allow(`${session.userId}:${roomId}`)) return
+      const state = await app.authState(session.userId)
+      if (state === undefined) return
+      await announceTyping(app, { id: session.userId, username: state.username }, roomId)
+    },
+
+    async 'presence:get' ({ room_id: roomId }, session) {
+      await assertMember(app.db, session.userId, roomId)
+      await sendPresenceList(session, roomId)
+    }
+  }
+  return handlers
+}

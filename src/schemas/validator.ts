@@ -1,0 +1,118 @@
+import type { TSchema } from '@sinclair/typebox'
+import { type AnySchema, Ajv, type Options, type ValidateFunction } from 'ajv'
+import addFormats from 'ajv-formats'
+import fastUri from 'fast-uri'
+import sjson from 'secure-json-parse'
+import { AppError, badRequest, describeValidationError } from '../errors.js'
+import { sharedSchemas } from './index.js'
+
+/**
+ * The one input contract of REST bodies and WebSocket payloads: JSON values are never coerced
+ * (`"1"` or `true` where an integer belongs is refused), fields a schema doesn't name are dropped
+ * (they never change anything), defaults are filled in. The same options as Fastify's own Ajv
+ * (@fastify/ajv-compiler) but for coercion.
+ */
+const JSON_OPTIONS: Options = {
+  coerceTypes: false,
+  useDefaults: true,
+  removeAdditional: true,
+  uriResolver: fastUri,
+  addUsedSchema: false,
+  allErrors: false
+}
+
+/** Query strings and path parameters are text: they are read into numbers (and one-item lists). */
+const TEXT_OPTIONS: Options = { ...JSON_OPTIONS, coerceTypes: 'array' }
+
+/** Adds the named schemas Ajv doesn't have yet (every app of the process adds the same ones). */
+function addNamed (ajv: Ajv, schemas: Iterable<AnySchema | AnySchema[]>): void {
+  for (const schema of schemas) {
+    const id = typeof schema === 'object' && !Array.isArray(schema) ? schema.$id as string | undefined : undefined
+    if (id !== undefined && ajv.getSchema(id) === undefined) ajv.addSchema(schema)
+  }
+}
+
+function createAjv (options: Options, externals: Iterable<AnySchema | AnySchema[]>): Ajv {
+  const ajv = new Ajv(options)
+  addFormats.default(ajv)
+  addNamed(ajv, externals)
+  return ajv
+}
+
+/** The validator of every JSON value that comes in (bodies and frames), shared by every app of the process. */
+const json = createAjv(JSON_OPTIONS, sharedSchemas)
+
+/** Integers in text must be written in plain decimal: `0x1`, `1e0`, `+1`, `01`, `1.0` and ` 1` are not integers. */
+const DECIMAL = /^(?:0|[1-9][0-9]*)$/
+
+type Properties = Record<string, { type?: unknown }>
+
+/**
+ * Wraps a query or params validator: before Ajv reads a text into a number, an integer field's
+ * text must be plain decimal digits (Ajv's coercion takes anything `Number()` takes).
+ */
+function decimalIntegers (validate: ValidateFunction, schema: { properties?: Properties }): ValidateFunction {
+  const integers = Object.entries(schema.properties ?? {}).filter(([, s]) => s.type === 'integer').map(([name]) => name)
+  if (integers.length === 0) return validate
+  const checked = ((data: Record<string, unknown>) => {
+    for (const name of integers) {
+      const value = data?.[name]
+      const texts = Array.isArray(value) ? value : [value]
+      if (texts.some(text => typeof text === 'string' && !DECIMAL.test(text))) {
+        checked.errors = [{ instancePath: `/${name}`, schemaPath: '#/decimal', keyword: 'decimal', params: {} }]
+        return false
+      }
+    }
+    const ok = validate(data)
+    checked.errors = validate.errors
+    return ok
+  }) as ValidateFunction
+  return checked
+}
+
+type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | string
+
+/**
+ * Fastify's validator compiler (its `schemaController.compilersFactory.buildValidator`): bodies
+ * through the shared JSON validator, query strings, params and headers through a coercing one.
+ */
+export function buildValidator (externalSchemas: Record<string, AnySchema | AnySchema[]>): (route: { schema: AnySchema, httpPart?: HttpPart }) => ValidateFunction {
+  const externals = Object.values(externalSchemas)
+  addNamed(json, externals)
+  const text = createAjv(TEXT_OPTIONS, externals)
+  return ({ schema, httpPart }) => {
+    if (httpPart === 'body') return compile(json, schema)
+    const validate = compile(text, schema)
+    return httpPart === 'querystring' || httpPart === 'params' ? decimalIntegers(validate, schema as { properties?: Properties }) : validate
+  }
+}
+
+function compile (ajv: Ajv, schema: AnySchema): ValidateFunction {
+  const id = typeof schema === 'object' ? schema.$id as string | undefined : undefined
+  return (id !== undefined ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema)
+}
+
+/** A JSON validator for a schema (a WebSocket frame's payload): throws 400 naming the first problem. */
+export function jsonValidator<T> (schema: TSchema, context = 'payload'): (value: unknown) => T {
+  const validate = compile(json, schema)
+  return value => {
+    if (!validate(value)) throw badRequest(describeValidationError(validate.errors![0]!, context))
+    return value as T
+  }
+}
+
+/**
+ * Parses JSON text as Fastify's body parser does (secure-json-parse), for bodies and frames: a
+ * `__proto__` or `constructor.prototype` key is refused (400, the same answer on both), never
+ * turned into a prototype. `what` names the text when it is not JSON at all ("request body", "frame").
+ */
+export function parseJson (text: string, what: string, invalidCode: string): unknown {
+  try {
+    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+  } catch (err) {
+    if (err instanceof SyntaxError && /forbidden prototype property/.test(err.message)) {
+      throw new AppError(400, '"__proto__" and "constructor.prototype" are not allowed as keys', 'FORBIDDEN_KEY')
+    }
+    throw badRequest(`${what} is not valid JSON`, invalidCode)
+  }
+}

@@ -1,0 +1,32 @@
+import t from 'tap'
+import { insertMessage, listMessages, messagesAfterSeq } from '../../db/messages.js'
+import { addMember, insertRoomWithCreator, roomAccess } from '../../db/rooms.js'
+import { build, signUp } from '../helper.js'
+
+t.test('insertMessage stores a member\'s message with the room\'s next seq, and nothing for anyone else', async t => {
+  const app = await build(t)
+  const alice = await signUp(app)
+  const bob = await signUp(app)
+  const room = await insertRoomWithCreator(app.db, { name: 'repo', description: null, created_by: alice.id })
+  t.same(await roomAccess(app.db, room.id, alice.id), { exists: true, member: true }, 'the creator is a member')
+  t.same(await roomAccess(app.db, room.id, bob.id), { exists: true, member: false })
+  t.same(await roomAccess(app.db, 424242, alice.id), { exists: false, member: false })
+
+  const first = await insertMessage(app.db, { room_id: room.id, user_id: alice.id, content: 'one' })
+  t.match(first, { room_id: room.id, user_id: alice.id, username: alice.username, content: 'one', seq: 1, client_msg_id: null })
+  t.equal(await insertMessage(app.db, { room_id: room.id, user_id: bob.id, content: 'not a member' }), undefined, 'a non-member\'s message: nothing stored')
+  t.equal(await insertMessage(app.db, { room_id: 424242, user_id: alice.id, content: 'no room' }), undefined, 'no such room: nothing stored')
+  t.equal(await addMember(app.db, room.id, bob.id), true, 'bob joins')
+  t.equal(await addMember(app.db, room.id, bob.id), false, 'joining twice adds nothing')
+  const second = await insertMessage(app.db, { room_id: room.id, user_id: bob.id, content: 'two', client_msg_id: 'c-1' })
+  t.equal(second?.seq, 2, 'the refused inserts used no seq')
+
+  const concurrent = await Promise.all(Array.from({ length: 20 }, async (_, i) => await insertMessage(app.db, { room_id: room.id, user_id: alice.id, content: `c${i}` })))
+  t.same(concurrent.map(m => m!.seq).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 3), 'concurrent inserts: gap-free seqs')
+
+  t.same((await messagesAfterSeq(app.db, room.id, 20, 100)).map(m => m.seq), [21, 22], 'messagesAfterSeq: in seq order')
+  const newest = await listMessages(app.db, room.id, { limit: 2, offset: 0 })
+  t.same(newest.map(m => m.seq), [21, 22], 'listMessages: the newest page, oldest first')
+  const cursor = await listMessages(app.db, room.id, { limit: 2, offset: 0, before: newest[0]!.id })
+  t.same(cursor.map(m => m.seq), [19, 20], 'before: the page just older')
+})
