@@ -1,5 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth/index.js'
@@ -31,8 +33,44 @@ export interface BuildOptions {
   realtime?: Pick<RealtimeOptions, 'heartbeatMs' | 'maxBufferedBytes' | 'presenceTtlMs'>
 }
 
-/** A URL as logged: the value of `token` / `access_token` in its query replaced (the WebSocket upgrade's `?token=`). */
-export const redactUrl = (url: string): string => url.replace(/([?&](?:access_)?token=)[^&#]*/gi, '$1[redacted]')
+/** Query parameters whose value is a credential (the WebSocket upgrade's `?token=`), by their decoded, lower-cased name. */
+const CREDENTIAL_PARAMS = new Set(['token', 'access_token'])
+
+/** Whether a query parameter's raw name names a credential once decoded as Fastify's parser decodes it (`%74oken` is `token`). */
+function isCredentialParam (rawName: string): boolean {
+  try {
+    return CREDENTIAL_PARAMS.has(decodeURIComponent(rawName.replaceAll('+', ' ')).toLowerCase())
+  } catch {
+    // A name that cannot be decoded could be anything: treat its value as a secret.
+    return true
+  }
+}
+
+/**
+ * A URL as logged: the value of every query parameter whose decoded name is `token` or
+ * `access_token` replaced, however the name is spelt (`?%74oken=` authenticates like `?token=`).
+ */
+export function redactUrl (url: string): string {
+  const start = url.indexOf('?')
+  if (start === -1) return url
+  const params = url.slice(start + 1).split('&').map(param => {
+    const name = param.split('=', 1)[0]!
+    return isCredentialParam(name) ? `${name}=[redacted]` : param
+  })
+  return `${url.slice(0, start)}?${params.join('&')}`
+}
+
+/** A client's X-Request-Id is kept only when it is a short, safe token; anything else is replaced. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Fastify's `genReqId`: the client's X-Request-Id when it is at most 64 of `[A-Za-z0-9._-]`
+ * (sent once), else a fresh UUID, so a client cannot put kilobytes or odd characters into every log line.
+ */
+export function requestId (request: IncomingMessage): string {
+  const sent = request.headers['x-request-id']
+  return typeof sent === 'string' && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID()
+}
 
 /**
  * The production logger: pino at `level`, never writing a credential (test/security/logging.test.ts
@@ -63,8 +101,9 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     bodyLimit: BODY_MAX_BYTES,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // Fastify would take X-Request-Id as it comes: `requestId` reads and checks it instead.
+    requestIdHeader: false,
+    genReqId: requestId,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } },
     frameworkErrors,
     forceCloseConnections: 'idle',
