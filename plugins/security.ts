@@ -59,6 +59,21 @@ function clientKey (request: FastifyRequest): string {
   return user?.id !== undefined ? `user:${user.id}` : `ip:${request.ip}`
 }
 
+/**
+ * The global limit's key, taken in the first onRequest hook, before authentication, so that the
+ * requests refused later (401, 400, 404) count too: the user of a token whose signature and claims
+ * verify (a cheap HMAC, no database read; a revoked token still counts against its own user), else
+ * the client address. A forged or expired token is an anonymous request: it cannot spend a user's budget.
+ */
+async function globalKey (request: FastifyRequest): Promise<string> {
+  try {
+    await request.jwtVerify()
+  } catch {
+    // No token, or not one of ours: counted by address.
+  }
+  return clientKey(request)
+}
+
 export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
   const helmetOptions: FastifyHelmetOptions = {
     // The API answers JSON; Swagger UI under /docs brings its own CSP hashes.
@@ -91,7 +106,8 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
   }
   const redis = opts.redisUrl === undefined ? undefined : await rateLimitRedis(app, opts.redisUrl)
   await app.register(fastifyRateLimit, {
-    global: true,
+    // The global limit is the onRequest hook below; this registration serves the routes' own limits.
+    global: false,
     ...(redis === undefined
       ? {}
       : {
@@ -103,11 +119,23 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
         }),
     max: opts.rateLimit.global,
     timeWindow: 60_000,
-    // After authentication ran, so the key is the user, not a shared address.
+    // A route's own limit without a `hook` of its own (rooms created) counts after authentication
+    // and validation: per user, and only requests that could have succeeded.
     hook: 'preHandler',
     keyGenerator: clientKey,
     errorResponseBuilder: (_request, context) =>
       tooManyRequests(`Too many requests; retry in ${Math.ceil(context.ttl / 1000)} seconds`, context.ttl / 1000)
+  })
+  // Every request but those of routes with `rateLimit: false` (health checks), also those with a limit
+  // of their own, counted before any other hook can refuse it. An app-level hook, so it runs before the
+  // routes' `authenticate` and reaches the not-found handler; after CORS, which answers preflights itself.
+  const globalLimiter = app.createRateLimit({ keyGenerator: globalKey })
+  app.addHook('onRequest', async request => {
+    if (request.routeOptions.config.rateLimit === false) return
+    const result = await globalLimiter(request)
+    if (!result.isAllowed && result.isExceeded) {
+      throw tooManyRequests(`Too many requests; retry in ${result.ttlInSeconds} seconds`, result.ttlInSeconds)
+    }
   })
   const sendLimiter = app.createRateLimit({
     max: opts.rateLimit.messages,

@@ -35,7 +35,7 @@ export interface Config {
     login: number
     /** message sends per 10 seconds per user, REST and WebSocket together */
     messages: number
-    /** every other request, per minute per user (or address when anonymous) */
+    /** every request but the health checks, refused ones included, per minute per user (or address without a valid token) */
     global: number
     /** rooms created per hour per user */
     rooms: number

@@ -20,8 +20,8 @@ const pointer = (...parts: string[]): string => parts.map(p => p.replaceAll('~',
  */
 export function checkResponse (method: string, route: string | undefined, status: number, body: string): string | undefined {
   if (route === undefined) {
-    // The not-found handler: any path, always the Error shape.
-    return status === 404 ? checkAgainst('#/components/schemas/Error', body) : `unrouted ${method} answered ${status}`
+    // The not-found handler: any path, always the Error shape (429 once the address has spent its global budget).
+    return status === 404 || status === 429 ? checkAgainst('#/components/schemas/Error', body) : `unrouted ${method} answered ${status}`
   }
   if (route.startsWith('/docs')) return undefined // Swagger UI and the served document itself
   const path = route.replace(/:(\w+)/g, '{$1}')
