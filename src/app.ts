@@ -1,9 +1,9 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth/index.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
@@ -60,6 +60,9 @@ export function redactUrl (url: string): string {
   return `${url.slice(0, start)}?${params.join('&')}`
 }
 
+/** How often Node checks the headers and request deadlines (its default is 30 s). */
+const TIMEOUT_CHECK_MS = 1000
+
 /** A client's X-Request-Id is kept only when it is a short, safe token; anything else is replaced. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -91,10 +94,20 @@ export function loggerOptions (level: string): FastifyLoggerOptions & { redact: 
  * (a test) may still add hooks that reach every route.
  */
 export function buildApp (config: Config, options: BuildOptions = {}): FastifyInstance {
+  const { headersMs, requestMs, connectionMs, keepAliveMs } = config.timeouts
+  // Node's own deadlines for receiving a request (slowloris, slow POST: 408, then closed), checked
+  // every second rather than Node's default 30 s. An upgraded WebSocket leaves Node's HTTP
+  // bookkeeping, so none of these timeouts reaches it (test/security/timeouts.test.ts).
+  const receiving = { headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS }
   const app = Fastify({
     // TLS_CERT / TLS_KEY: HTTPS (and so WSS on /ws) straight from Node. Typed as the default http
     // server: the routes and plugins use nothing that differs between the two.
-    https: config.tls ?? null,
+    https: config.tls === undefined ? null : { ...config.tls, ...receiving },
+    http: receiving,
+    requestTimeout: requestMs,
+    // No traffic either way for this long (a stalled handler, a client that stops reading): closed.
+    connectionTimeout: connectionMs,
+    keepAliveTimeout: keepAliveMs,
     // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
     trustProxy: config.trustProxy,
     logger: options.logger ?? loggerOptions(config.logLevel),
@@ -110,7 +123,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     // Opening the embedded engine and migrating take seconds, more on a busy or slow machine;
     // Fastify's default 10 s plugin timeout then refused to start (FST_ERR_PLUGIN_TIMEOUT).
     pluginTimeout: 60_000
-  } satisfies FastifyHttpsOptions<HttpsServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
+  } satisfies FastifyHttpsOptions<HttpsServer> & FastifyHttpOptions<HttpServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
