@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import type { Config } from '../src/config.js'
-import { tooManyRequests } from '../src/errors.js'
+import { type AppError, badRequest, forbidden, tooManyRequests } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -74,6 +74,24 @@ async function globalKey (request: FastifyRequest): Promise<string> {
   return clientKey(request)
 }
 
+/**
+ * The refusal of an OPTIONS request that is not a CORS preflight this server grants: 400
+ * INVALID_PREFLIGHT without `Origin` and `Access-Control-Request-Method`, 403 ORIGIN_NOT_ALLOWED
+ * from an origin CORS_ORIGINS does not list. Undefined for any other request (a granted preflight
+ * is left to @fastify/cors).
+ */
+function preflightRefusal (request: FastifyRequest, origins: Config['corsOrigins']): AppError | undefined {
+  if (request.method !== 'OPTIONS') return undefined
+  const origin = request.headers.origin
+  if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
+    return badRequest('a CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers', 'INVALID_PREFLIGHT')
+  }
+  if (origins !== true && (origins === false || !origins.includes(origin))) {
+    return forbidden(`Origin ${origin.slice(0, 200)} is not allowed`, 'ORIGIN_NOT_ALLOWED')
+  }
+  return undefined
+}
+
 export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
   const helmetOptions: FastifyHelmetOptions = {
     // The API answers JSON; Swagger UI under /docs brings its own CSP hashes.
@@ -94,6 +112,8 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
     reply.headers(headers)
     done()
   })
+  // A preflight @fastify/cors would refuse (text/plain, or a 204 without a grant) is refused here, in our shape.
+  app.addHook('onRequest', (request, _reply, done) => { done(preflightRefusal(request, opts.corsOrigins)) })
   await app.register(fastifyCors, {
     origin: opts.corsOrigins,
     methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],

@@ -6,7 +6,7 @@ import type { Server as HttpsServer } from 'node:https'
 import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth/index.js'
 import dbPlugin from '../plugins/db.js'
-import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../plugins/errors.js'
 import eventsPlugin from '../plugins/events.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
@@ -119,6 +119,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     genReqId: requestId,
     ajv: { customOptions: { removeAdditional: true, coerceTypes: 'array', useDefaults: true } },
     frameworkErrors,
+    // Malformed HTTP, headers too large, a request too slow: refused by Node before Fastify sees it.
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     // Opening the embedded engine and migrating take seconds, more on a busy or slow machine;
     // Fastify's default 10 s plugin timeout then refused to start (FST_ERR_PLUGIN_TIMEOUT).

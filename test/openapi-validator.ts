@@ -23,6 +23,8 @@ export function checkResponse (method: string, route: string | undefined, status
     // The not-found handler: any path, always the Error shape (429 once the address has spent its global budget).
     return status === 404 || status === 429 ? checkAgainst('#/components/schemas/Error', body) : `unrouted ${method} answered ${status}`
   }
+  // @fastify/cors's catch-all OPTIONS route: a refused preflight is the Error shape (a granted one has no body).
+  if (method === 'OPTIONS' && route === '*') return checkAgainst('#/components/schemas/Error', body)
   if (route.startsWith('/docs')) return undefined // Swagger UI and the served document itself
   const path = route.replace(/:(\w+)/g, '{$1}')
   const operation = doc.paths[path]?.[method.toLowerCase()]
