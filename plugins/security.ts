@@ -62,8 +62,11 @@ function clientKey (request: FastifyRequest): string {
 /**
  * The global limit's key, taken in the first onRequest hook, before authentication, so that the
  * requests refused later (401, 400, 404) count too: the user of a token whose signature and claims
- * verify (a cheap HMAC, no database read; a revoked token still counts against its own user), else
- * the client address. A forged or expired token is an anonymous request: it cannot spend a user's budget.
+ * verify (an HMAC, no database read; a revoked token still counts against its own user), else the
+ * client address. A forged or expired token is an anonymous request: it cannot spend a user's budget.
+ * Verifying here, rather than keying every request by address until it is authenticated, keeps the
+ * users behind one address (an office's NAT) on budgets of their own; the price is a second HMAC
+ * check per authenticated request (`authenticate` verifies again), ~30 µs on a 2-core test machine.
  */
 async function globalKey (request: FastifyRequest): Promise<string> {
   try {
