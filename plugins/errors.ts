@@ -1,4 +1,8 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, toErrorBody } from '../src/errors.js'
 import { parseJson } from '../src/schemas/validator.js'
@@ -12,6 +16,44 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
   // No hook runs for these requests (helmet's included): set the headers every response must carry.
   reply.code(400).headers(request.server.securityHeaders).header('x-request-id', request.id)
     .send({ error: message, code: 'BAD_URL' })
+}
+
+/** What Node's HTTP parser refuses, by its error code: the status and our answer. Anything else is 400. */
+const parserRefusals: Record<string, { status: number, error: string, code: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, error: 'the request headers are too large', code: 'HEADERS_TOO_LARGE' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, error: 'the chunk extensions of the request body are too large', code: 'BODY_TOO_LARGE' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, error: 'the request did not arrive in time', code: 'REQUEST_TIMEOUT' }
+}
+const malformed = { status: 400, error: 'the request is not valid HTTP/1.1', code: 'BAD_REQUEST' }
+
+/**
+ * Fastify's `clientErrorHandler` (`this` is the app): what Node's HTTP parser refuses before there is
+ * a request (malformed HTTP, headers over 16 KiB, a request that did not arrive within
+ * REQUEST_TIMEOUT_SECONDS) is answered `{"error","code"}` with the security headers and a fresh
+ * request id, then the connection is closed. Only the error's code is logged: the error itself
+ * carries the refused bytes, credentials included.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket | Duplex): void {
+  // A reset connection is gone: there is no one to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const { status, error, code } = parserRefusals[err.code ?? ''] ?? malformed
+  const id = randomUUID()
+  this.log.debug({ reqId: id, code: err.code }, 'refused a request the HTTP parser could not accept')
+  // As Node does: answer only when no response of this connection has started (keep-alive, pipelining).
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const body = JSON.stringify({ error, code })
+    const headers = {
+      ...this.securityHeaders,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-request-id': id,
+      connection: 'close'
+    }
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join('\r\n')
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${head}\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 /** JSON bodies in, through the same parser as WebSocket frames; every answer through the one error mapping. */

@@ -1,12 +1,14 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { DatabaseHandle } from '../db/connect.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance, type FastifyLoggerOptions, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import authPlugin from '../plugins/auth/index.js'
 import busPlugin from '../plugins/bus.js'
 import dbPlugin from '../plugins/db.js'
-import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../plugins/errors.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
@@ -33,8 +35,47 @@ export interface BuildOptions {
   realtime?: Pick<RealtimeOptions, 'heartbeatMs' | 'maxBufferedBytes' | 'presenceTtlMs'>
 }
 
-/** A URL as logged: the value of `token` / `access_token` in its query replaced (the WebSocket upgrade's `?token=`). */
-export const redactUrl = (url: string): string => url.replace(/([?&](?:access_)?token=)[^&#]*/gi, '$1[redacted]')
+/** Query parameters whose value is a credential (the WebSocket upgrade's `?token=`), by their decoded, lower-cased name. */
+const CREDENTIAL_PARAMS = new Set(['token', 'access_token'])
+
+/** Whether a query parameter's raw name names a credential once decoded as Fastify's parser decodes it (`%74oken` is `token`). */
+function isCredentialParam (rawName: string): boolean {
+  try {
+    return CREDENTIAL_PARAMS.has(decodeURIComponent(rawName.replaceAll('+', ' ')).toLowerCase())
+  } catch {
+    // A name that cannot be decoded could be anything: treat its value as a secret.
+    return true
+  }
+}
+
+/**
+ * A URL as logged: the value of every query parameter whose decoded name is `token` or
+ * `access_token` replaced, however the name is spelt (`?%74oken=` authenticates like `?token=`).
+ */
+export function redactUrl (url: string): string {
+  const start = url.indexOf('?')
+  if (start === -1) return url
+  const params = url.slice(start + 1).split('&').map(param => {
+    const name = param.split('=', 1)[0]!
+    return isCredentialParam(name) ? `${name}=[redacted]` : param
+  })
+  return `${url.slice(0, start)}?${params.join('&')}`
+}
+
+/** How often Node checks the headers and request deadlines (its default is 30 s). */
+const TIMEOUT_CHECK_MS = 1000
+
+/** A client's X-Request-Id is kept only when it is a short, safe token; anything else is replaced. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Fastify's `genReqId`: the client's X-Request-Id when it is at most 64 of `[A-Za-z0-9._-]`
+ * (sent once), else a fresh UUID, so a client cannot put kilobytes or odd characters into every log line.
+ */
+export function requestId (request: IncomingMessage): string {
+  const sent = request.headers['x-request-id']
+  return typeof sent === 'string' && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID()
+}
 
 /**
  * The production logger: pino at `level`, never writing a credential (test/security/logging.test.ts
@@ -55,27 +96,40 @@ export function loggerOptions (level: string): FastifyLoggerOptions & { redact: 
  * (a test) may still add hooks that reach every route.
  */
 export function buildApp (config: Config, options: BuildOptions = {}): FastifyInstance {
+  const { headersMs, requestMs, connectionMs, keepAliveMs } = config.timeouts
+  // Node's own deadlines for receiving a request (slowloris, slow POST: 408, then closed), checked
+  // every second rather than Node's default 30 s. An upgraded WebSocket leaves Node's HTTP
+  // bookkeeping, so none of these timeouts reaches it (test/security/timeouts.test.ts).
+  const receiving = { headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS }
   const app = Fastify({
     // TLS_CERT / TLS_KEY: HTTPS (and so WSS on /ws) straight from Node. Typed as the default http
     // server: the routes and plugins use nothing that differs between the two.
-    https: config.tls ?? null,
+    https: config.tls === undefined ? null : { ...config.tls, ...receiving },
+    http: receiving,
+    requestTimeout: requestMs,
+    // No traffic either way for this long (a stalled handler, a client that stops reading): closed.
+    connectionTimeout: connectionMs,
+    keepAliveTimeout: keepAliveMs,
     // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
     trustProxy: config.trustProxy,
     logger: options.logger ?? loggerOptions(config.logLevel),
     bodyLimit: BODY_MAX_BYTES,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // Fastify would take X-Request-Id as it comes: `requestId` reads and checks it instead.
+    requestIdHeader: false,
+    genReqId: requestId,
     // One input contract: JSON bodies (and WebSocket payloads) are never coerced; query strings and params are read from text.
     // (Fastify types the factory as @fastify/ajv-compiler's, whose compile function takes the schema alone; it is called with `{ schema, httpPart, ... }`.)
     schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
     frameworkErrors,
+    // Malformed HTTP, headers too large, a request too slow: refused by Node before Fastify sees it.
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     // Opening the embedded engine and migrating take seconds, more on a busy or slow machine;
     // Fastify's default 10 s plugin timeout then refused to start (FST_ERR_PLUGIN_TIMEOUT).
     pluginTimeout: 60_000
-  } satisfies FastifyHttpsOptions<HttpsServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
+  } satisfies FastifyHttpsOptions<HttpsServer> & FastifyHttpOptions<HttpServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 

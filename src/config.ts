@@ -47,7 +47,7 @@ export interface Config {
     login: number
     /** message sends per 10 seconds per user, REST and WebSocket together */
     messages: number
-    /** every other request, per minute per user (or address when anonymous) */
+    /** every request but the health checks, refused ones included, per minute per user (or address without a valid token) */
     global: number
     /** rooms created per hour per user */
     rooms: number
@@ -59,6 +59,13 @@ export interface Config {
     maxSocketsPerUser: number
     maxSocketsPerAddress: number
   }
+  /**
+   * HTTP timeouts, in ms (none applies to a WebSocket once upgraded): the request line and headers
+   * must arrive within `headersMs` and the whole request within `requestMs` (else 408 and closed);
+   * a connection with no traffic either way for `connectionMs` is closed; an idle keep-alive
+   * connection after `keepAliveMs`.
+   */
+  timeouts: { headersMs: number, requestMs: number, connectionMs: number, keepAliveMs: number }
   /** Load shedding (@fastify/under-pressure): past any limit, requests get 503 with Retry-After. 0 turns a check off. */
   overload: {
     maxEventLoopDelayMs: number
@@ -240,6 +247,12 @@ export function loadConfig (env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL')
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://')
 
+  const headersTimeout = int(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 600)
+  const requestTimeout = int(env, 'REQUEST_TIMEOUT_SECONDS', 30, 1, 3600)
+  if (headersTimeout > requestTimeout) {
+    throw new ConfigError(`HEADERS_TIMEOUT_SECONDS must not be longer than REQUEST_TIMEOUT_SECONDS (got ${headersTimeout} > ${requestTimeout})`)
+  }
+
   const rateLimitEnabled = bool(env, 'RATE_LIMIT_ENABLED', true)
   if (!rateLimitEnabled) warnings.push('RATE_LIMIT_ENABLED=false: rate limits and login lockout are off')
 
@@ -277,6 +290,12 @@ export function loadConfig (env: Env = process.env): Config {
     websocket: {
       maxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 100_000),
       maxSocketsPerAddress: int(env, 'WS_MAX_SOCKETS_PER_ADDRESS', 200, 1, 1_000_000)
+    },
+    timeouts: {
+      headersMs: headersTimeout * 1000,
+      requestMs: requestTimeout * 1000,
+      connectionMs: int(env, 'CONNECTION_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+      keepAliveMs: int(env, 'KEEP_ALIVE_TIMEOUT_SECONDS', 72, 1, 3600) * 1000
     },
     overload: {
       maxEventLoopDelayMs: int(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),

@@ -210,3 +210,13 @@ t.test('other variables are validated too', async t => {
   t.equal(loadConfig({ ...base, HOST: '127.0.0.1' }).host, '127.0.0.1')
   t.equal(loadConfig({ ...base, PORT: '   ' }).port, 8080, 'a blank value counts as unset')
 })
+
+t.test('HTTP timeouts: defaults, bounds, and headers within the request\'s deadline', async t => {
+  t.same(loadConfig(base).timeouts, { headersMs: 10_000, requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 })
+  t.same(loadConfig({ ...base, HEADERS_TIMEOUT_SECONDS: '5', REQUEST_TIMEOUT_SECONDS: '5', CONNECTION_TIMEOUT_SECONDS: '120', KEEP_ALIVE_TIMEOUT_SECONDS: '65' }).timeouts,
+    { headersMs: 5000, requestMs: 5000, connectionMs: 120_000, keepAliveMs: 65_000 })
+  for (const name of ['HEADERS_TIMEOUT_SECONDS', 'REQUEST_TIMEOUT_SECONDS', 'CONNECTION_TIMEOUT_SECONDS', 'KEEP_ALIVE_TIMEOUT_SECONDS']) {
+    for (const value of ['0', '-1', '2.5', 'soon', '3601']) throwsNaming(t, { ...base, [name]: value }, name, `${name}=${value}`)
+  }
+  throwsNaming(t, { ...base, HEADERS_TIMEOUT_SECONDS: '40' }, 'HEADERS_TIMEOUT_SECONDS', 'headers allowed longer than the whole request')
+})

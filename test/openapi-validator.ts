@@ -20,9 +20,11 @@ const pointer = (...parts: string[]): string => parts.map(p => p.replaceAll('~',
  */
 export function checkResponse (method: string, route: string | undefined, status: number, body: string): string | undefined {
   if (route === undefined) {
-    // The not-found handler: any path, always the Error shape.
-    return status === 404 ? checkAgainst('#/components/schemas/Error', body) : `unrouted ${method} answered ${status}`
+    // The not-found handler: any path, always the Error shape (429 once the address has spent its global budget).
+    return status === 404 || status === 429 ? checkAgainst('#/components/schemas/Error', body) : `unrouted ${method} answered ${status}`
   }
+  // @fastify/cors's catch-all OPTIONS route: a refused preflight is the Error shape (a granted one has no body).
+  if (method === 'OPTIONS' && route === '*') return checkAgainst('#/components/schemas/Error', body)
   if (route.startsWith('/docs')) return undefined // Swagger UI and the served document itself
   const path = route.replace(/:(\w+)/g, '{$1}')
   const operation = doc.paths[path]?.[method.toLowerCase()]

@@ -12,7 +12,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: is the database reachable? */
+        /**
+         * Readiness: is the database reachable?
+         * @description One database check answers every call made within a second of it, so probes cost the database at most one query a second.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
