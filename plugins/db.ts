@@ -5,6 +5,7 @@ import { connectDatabase, type DatabaseHandle, type Engine } from '../db/connect
 import type { Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import type { Config } from '../src/config.js'
+import { withTimeout } from '../src/timeouts.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,15 +42,7 @@ export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
   pool?.on('error', err => app.log.warn({ err }, 'idle database connection lost; the pool will reconnect'))
   app.decorate('db', db)
   app.decorate('dbEngine', engine)
-  app.decorate('dbReachable', async (timeoutMs = 2000) => {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), timeoutMs) })
-    try {
-      return await Promise.race([sql`select 1`.execute(db).then(() => true, () => false), timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  })
+  app.decorate('dbReachable', async (timeoutMs = 2000) => await withTimeout(sql`select 1`.execute(db).then(() => true, () => false), timeoutMs, false))
   // Closing Kysely closes the pool, or the embedded engine.
   app.addHook('onClose', async () => { await db.destroy() })
 

@@ -1,12 +1,13 @@
-import { createHash } from 'node:crypto'
 import fastifyCors from '@fastify/cors'
 import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet'
 import fastifyRateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Config } from '../src/config.js'
 import { type AppError, badRequest, forbidden, tooManyRequests } from '../src/errors.js'
+import { withTimeout } from '../src/timeouts.js'
+import { redisClient, scopedKey } from './redis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -135,7 +136,7 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
       ? {}
       : {
           redis,
-          nameSpace: `chat-app:rate-limit:${createHash('sha256').update(opts.scope).digest('hex').slice(0, 16)}:`,
+          nameSpace: `${scopedKey(opts.scope, 'rate-limit')}:`,
           // Fail open: while Redis is unreachable requests are not counted (the login lockout, kept
           // in the database, still holds). Refusing every request, or hanging, would be worse.
           skipOnError: true
@@ -179,32 +180,14 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
  * skipped) instead of holding the request. Waits up to 3 s for the first connection; closed with the app.
  */
 async function rateLimitRedis (app: FastifyInstance, url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    connectTimeout: 500,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    commandTimeout: 1000,
-    retryStrategy: times => Math.min(100 * times, 2000),
-    connectionName: 'chat-rate-limit'
-  })
-  let down = false
-  redis.on('error', (err: Error) => {
-    // One warning per outage, not one per reconnect attempt.
-    if (!down) app.log.warn({ err }, 'Redis unreachable: rate limits are not enforced (fail-open) until it reconnects')
-    down = true
-  })
-  redis.on('ready', () => {
-    if (down) app.log.info('Redis reconnected: rate limits are enforced again')
-    down = false
+  const redis = redisClient(url, {
+    name: 'chat-rate-limit',
+    log: app.log,
+    whileDown: 'rate limits are not enforced (fail-open)',
+    options: { connectTimeout: 500, commandTimeout: 1000 }
   })
   app.addHook('onClose', async () => { redis.disconnect() })
-
-  let timer: NodeJS.Timeout | undefined
-  const ready = await Promise.race([
-    new Promise<boolean>(resolve => redis.once('ready', () => resolve(true))),
-    new Promise<boolean>(resolve => { timer = setTimeout(resolve, REDIS_READY_TIMEOUT_MS, false) })
-  ])
-  clearTimeout(timer)
+  const ready = await withTimeout(new Promise<boolean>(resolve => redis.once('ready', () => resolve(true))), REDIS_READY_TIMEOUT_MS, false)
   if (!ready) app.log.warn('Redis not reachable at start-up: rate limits are not enforced until it answers')
   return redis
 }
