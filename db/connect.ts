@@ -10,6 +10,8 @@ export type Engine = 'postgres' | 'embedded'
 export interface DatabaseHandle {
   db: Kysely<Database>
   engine: Engine
+  /** The pg pool under Kysely (its counts feed the metrics); undefined on the embedded engine, which has one in-process connection. */
+  pool?: pg.Pool
   /** Called with every error an idle pooled client reports (the pool replaces the client). */
   onPoolError?: (err: Error) => void
 }
@@ -65,7 +67,7 @@ export async function connectDatabase (options: ConnectOptions): Promise<Databas
     // (a restarted server, a dropped link) would be an uncaught exception and kill the process.
     // The failed query already rejects with that error, and the pool drops the broken client on release.
     pool.on('connect', client => { client.on('error', () => {}) })
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres', pool }
   }
   const pglite = options.pglite ?? await openEmbedded(options.dataDir)
   return { db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }), engine: 'embedded' }

@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import fp from 'fastify-plugin'
 import { type Kysely, sql } from 'kysely'
+import type pg from 'pg'
 import { connectDatabase, type Engine } from '../db/connect.js'
 import type { Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -10,6 +11,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     db: Kysely<Database>
     dbEngine: Engine
+    /** The pg pool (for its counts: total, idle, waiting); undefined on the embedded engine. */
+    dbPool: pg.Pool | undefined
     /** True when the database answers `select 1` within the timeout. */
     dbReachable: (timeoutMs?: number) => Promise<boolean>
   }
@@ -24,7 +27,7 @@ export interface DbPluginOptions {
 }
 
 export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
-  const { db, engine } = await connectDatabase({
+  const { db, engine, pool } = await connectDatabase({
     databaseUrl: opts.config.databaseUrl,
     dataDir: opts.config.dataDir,
     pglite: opts.pglite,
@@ -32,6 +35,7 @@ export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
   })
   app.decorate('db', db)
   app.decorate('dbEngine', engine)
+  app.decorate('dbPool', pool)
   app.decorate('dbReachable', async (timeoutMs = 2000) => {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), timeoutMs) })
