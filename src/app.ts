@@ -6,6 +6,7 @@ import authPlugin from '../plugins/auth/index.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { frameworkErrors } from '../plugins/errors.js'
 import eventsPlugin from '../plugins/events.js'
+import metricsPlugin from '../plugins/metrics.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
@@ -13,6 +14,7 @@ import securityPlugin from '../plugins/security.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
+import metricsRoutes from '../routes/metrics/index.js'
 import roomRoutes from '../routes/rooms/index.js'
 import userRoutes from '../routes/users/index.js'
 import wsRoutes from '../routes/ws/index.js'
@@ -79,6 +81,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, pglite: options.pglite })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(eventsPlugin)
+  // Before the realtime plugin, so its hub can report fan-out latency to app.metrics.
+  app.register(metricsPlugin, { enabled: config.metrics.enabled })
   // One deployment (its database): instances sharing it share Redis channels and rate-limit counters.
   const scope = databaseScope(config.databaseUrl, config.dataDir)
   app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })
@@ -95,6 +99,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(realtimePlugin, { redisUrl: config.redisUrl, scope, ...options.realtime })
 
   app.register(healthRoutes, { prefix: '/health' })
+  // Production without METRICS_TOKEN: no route at all (404, as for any unknown path).
+  if (config.metrics.enabled) app.register(metricsRoutes, { prefix: '/metrics', token: config.metrics.token })
   app.register(async function api (v1) {
     v1.register(userRoutes, { prefix: '/users', config })
     v1.register(roomRoutes, { prefix: '/rooms', config })

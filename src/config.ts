@@ -46,6 +46,11 @@ export interface Config {
     maxHeapUsedBytes: number
     maxRssBytes: number
   }
+  /**
+   * `GET /metrics` (Prometheus): `enabled` false (production without METRICS_TOKEN) means no route
+   * and no instrumentation; with a `token`, scrapes need `Authorization: Bearer <token>`.
+   */
+  metrics: { enabled: boolean, token: string | undefined }
   /** Warnings to log once the logger exists (e.g. a generated development secret). */
   warnings: string[]
 }
@@ -188,6 +193,15 @@ function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: s
   return generated
 }
 
+/** METRICS_TOKEN: a bearer secret for scrapers; short ones are refused, as is whitespace (it could not be sent in the header). */
+function metricsFrom (env: Env, environment: Config['environment']): Config['metrics'] {
+  const token = str(env, 'METRICS_TOKEN')
+  if (token !== undefined && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 printable characters without spaces (e.g. openssl rand -hex 32)')
+  }
+  return { enabled: token !== undefined || environment === 'development', token }
+}
+
 /** Reads and validates the configuration; throws ConfigError with one line naming the variable. */
 export function loadConfig (env: Env = process.env): Config {
   const warnings: string[] = []
@@ -249,6 +263,7 @@ export function loadConfig (env: Env = process.env): Config {
       maxHeapUsedBytes: int(env, 'OVERLOAD_MAX_HEAP_MB', 0, 0, 1_000_000) * 1024 * 1024,
       maxRssBytes: int(env, 'OVERLOAD_MAX_RSS_MB', 0, 0, 1_000_000) * 1024 * 1024
     },
+    metrics: metricsFrom(env, environment),
     warnings
   }
 }

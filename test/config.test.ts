@@ -203,3 +203,23 @@ t.test('other variables are validated too', async t => {
   t.equal(loadConfig({ ...base, HOST: '127.0.0.1' }).host, '127.0.0.1')
   t.equal(loadConfig({ ...base, PORT: '   ' }).port, 8080, 'a blank value counts as unset')
 })
+
+t.test('METRICS_TOKEN: open in development without it, absent in production without it, at least 16 characters', async t => {
+  const token = 'a-metrics-token-0123456789'
+  t.same(loadConfig(base).metrics, { enabled: true, token: undefined }, 'development: open')
+  t.same(loadConfig({ ...base, METRICS_TOKEN: token }).metrics, { enabled: true, token }, 'development with a token: behind it')
+  const production = { JWT_SECRET: SECRET, ENVIRONMENT: 'production', DATA_DIR: 'memory://' }
+  t.same(loadConfig(production).metrics, { enabled: false, token: undefined }, 'production: off')
+  t.same(loadConfig({ ...production, METRICS_TOKEN: token }).metrics, { enabled: true, token }, 'production with a token: behind it')
+  for (const value of ['short', '0123456789abcde', 'sixteen chars ok', 'tab\tinside-the-token']) {
+    throwsNaming(t, { ...base, METRICS_TOKEN: value }, 'METRICS_TOKEN', `METRICS_TOKEN=${JSON.stringify(value)}`)
+  }
+  let message = ''
+  try {
+    loadConfig({ ...base, METRICS_TOKEN: 'secret-but-s' })
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, /^METRICS_TOKEN /, 'a short token is refused')
+  t.notMatch(message, /secret-but-s/, 'the refused value is not echoed (it is a secret)')
+})
