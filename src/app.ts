@@ -39,10 +39,13 @@ export const redactUrl = (url: string): string => url.replace(/([?&](?:access_)?
 /**
  * The production logger: pino at `level`, never writing a credential (test/security/logging.test.ts
  * uses this same setting). Fastify's request line is its own, with the URL's token redacted.
+ * `pretty` (config.logPretty: development on a terminal) writes through pino-pretty; otherwise JSON lines.
  */
-export function loggerOptions (level: string): FastifyLoggerOptions & { redact: { paths: string[], censor: string } } {
+export function loggerOptions (level: string, pretty = false): FastifyLoggerOptions & { redact: { paths: string[], censor: string } } {
   return {
     level,
+    // Redaction and serializers run before the line is written, so they hold for pretty output too.
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'], censor: '[redacted]' },
     serializers: {
       req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
@@ -61,7 +64,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     https: config.tls ?? null,
     // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
     trustProxy: config.trustProxy,
-    logger: options.logger ?? loggerOptions(config.logLevel),
+    logger: options.logger ?? loggerOptions(config.logLevel, config.logPretty),
     bodyLimit: BODY_MAX_BYTES,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },

@@ -13,6 +13,8 @@ export interface Config {
   port: number
   environment: 'development' | 'production'
   logLevel: string
+  /** Human-readable logs (pino-pretty): development with stdout on a terminal only; JSON lines otherwise. */
+  logPretty: boolean
   /** A PostgreSQL connection string, or undefined for the embedded engine. */
   databaseUrl: string | undefined
   /** Where the embedded engine keeps its files; `memory://` keeps nothing. */
@@ -193,6 +195,12 @@ function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: s
   return generated
 }
 
+/** What loadConfig reads from the process besides its environment (tests inject it). */
+export interface Runtime {
+  /** Whether stdout is a terminal (pretty logs in development). */
+  stdoutIsTTY: boolean
+}
+
 /** METRICS_TOKEN: a bearer secret for scrapers; short ones are refused, as is whitespace (it could not be sent in the header). */
 function metricsFrom (env: Env, environment: Config['environment']): Config['metrics'] {
   const token = str(env, 'METRICS_TOKEN')
@@ -203,7 +211,7 @@ function metricsFrom (env: Env, environment: Config['environment']): Config['met
 }
 
 /** Reads and validates the configuration; throws ConfigError with one line naming the variable. */
-export function loadConfig (env: Env = process.env): Config {
+export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutIsTTY: process.stdout.isTTY === true }): Config {
   const warnings: string[] = []
   const environmentRaw = (str(env, 'ENVIRONMENT') ?? str(env, 'NODE_ENV') ?? 'development').toLowerCase()
   const environment = environmentRaw === 'production' ? 'production' : environmentRaw === 'development' || environmentRaw === 'test' ? 'development' : undefined
@@ -236,6 +244,7 @@ export function loadConfig (env: Env = process.env): Config {
     port,
     environment,
     logLevel,
+    logPretty: environment === 'development' && runtime.stdoutIsTTY,
     databaseUrl: databaseUrlFrom(env),
     dataDir,
     jwt: {

@@ -223,3 +223,13 @@ t.test('METRICS_TOKEN: open in development without it, absent in production with
   t.match(message, /^METRICS_TOKEN /, 'a short token is refused')
   t.notMatch(message, /secret-but-s/, 'the refused value is not echoed (it is a secret)')
 })
+
+t.test('logs: pretty only in development with stdout on a terminal; JSON otherwise', async t => {
+  const production = { JWT_SECRET: SECRET, ENVIRONMENT: 'production', DATA_DIR: 'memory://' }
+  t.equal(loadConfig(base, { stdoutIsTTY: true }).logPretty, true, 'development on a terminal: pretty')
+  t.equal(loadConfig(base, { stdoutIsTTY: false }).logPretty, false, 'development into a pipe or file: JSON')
+  t.equal(loadConfig(production, { stdoutIsTTY: true }).logPretty, false, 'production on a terminal: JSON')
+  t.equal(loadConfig(production, { stdoutIsTTY: false }).logPretty, false, 'production into a pipe: JSON')
+  t.equal(loadConfig({ ...base, NODE_ENV: 'test' }, { stdoutIsTTY: true }).logPretty, true, 'NODE_ENV=test counts as development')
+  t.equal(loadConfig(base).logPretty, process.stdout.isTTY === true, 'by default, the process\'s own stdout decides')
+})
