@@ -10,7 +10,7 @@ export type Engine = 'postgres' | 'embedded'
 export interface DatabaseHandle {
   db: Kysely<Database>
   engine: Engine
-  /** The pg pool (PostgreSQL only): its 'error' events are idle clients it lost and replaces. */
+  /** The pg pool under Kysely (PostgreSQL only; its counts feed the metrics): its 'error' events are idle clients it lost and replaces. */
   pool?: pg.Pool
 }
 

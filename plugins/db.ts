@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import fp from 'fastify-plugin'
 import { type Kysely, sql } from 'kysely'
+import type pg from 'pg'
 import { connectDatabase, type DatabaseHandle, type Engine } from '../db/connect.js'
 import type { Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -11,6 +12,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     db: Kysely<Database>
     dbEngine: Engine
+    /** The pg pool (for its counts: total, idle, waiting); undefined on the embedded engine. */
+    dbPool: pg.Pool | undefined
     /** True when the database answers `select 1` within the timeout. */
     dbReachable: (timeoutMs?: number) => Promise<boolean>
   }
@@ -42,6 +45,7 @@ export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
   pool?.on('error', err => app.log.warn({ err }, 'idle database connection lost; the pool will reconnect'))
   app.decorate('db', db)
   app.decorate('dbEngine', engine)
+  app.decorate('dbPool', pool)
   app.decorate('dbReachable', async (timeoutMs = 2000) => await withTimeout(sql`select 1`.execute(db).then(() => true, () => false), timeoutMs, false))
   // Closing Kysely closes the pool, or the embedded engine.
   app.addHook('onClose', async () => { await db.destroy() })

@@ -8,8 +8,11 @@ export type PressureOptions = Config['overload']
 /** Seconds a shed client is asked to wait (Retry-After). */
 export const OVERLOAD_RETRY_AFTER_S = 5
 
-/** Liveness answers even when the process sheds load: a busy process is alive, not dead. */
-const EXEMPT = new Set(['/health/live'])
+/**
+ * Liveness answers even when the process sheds load: a busy process is alive, not dead. So do the
+ * metrics: an overload is when a scraper needs them.
+ */
+const EXEMPT = new Set(['/health/live', '/metrics'])
 /** Readiness reports the overload in its own shape, so a load balancer stops sending traffic. */
 const READINESS = '/health'
 

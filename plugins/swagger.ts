@@ -86,7 +86,8 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'users', description: 'Registration, login, user directory' },
         { name: 'rooms', description: 'Chat rooms and membership' },
-        { name: 'messages', description: 'Sending and reading messages' }
+        { name: 'messages', description: 'Sending and reading messages' },
+        { name: 'operations', description: 'Monitoring: Prometheus metrics' }
       ],
       components: {
         securitySchemes: {
@@ -96,6 +97,11 @@ export default fp(async function swaggerPlugin (app) {
             bearerFormat: 'JWT',
             description: 'The token from POST /api/v1/users/login: a JWT following RFC8725 (JWT Best Current Practices): ' +
               'HS256 only, `iss`, `aud`, `sub` and `exp` required and checked.'
+          },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The METRICS_TOKEN the server was started with (GET /metrics only; not a user\'s JWT).'
           }
         },
         headers: responseHeaders

@@ -9,6 +9,7 @@ import authPlugin from '../plugins/auth/index.js'
 import busPlugin from '../plugins/bus.js'
 import dbPlugin from '../plugins/db.js'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../plugins/errors.js'
+import metricsPlugin from '../plugins/metrics.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
@@ -17,6 +18,7 @@ import securityPlugin from '../plugins/security.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
+import metricsRoutes from '../routes/metrics/index.js'
 import roomRoutes from '../routes/rooms/index.js'
 import userRoutes from '../routes/users/index.js'
 import wsRoutes from '../routes/ws/index.js'
@@ -80,10 +82,13 @@ export function requestId (request: IncomingMessage): string {
 /**
  * The production logger: pino at `level`, never writing a credential (test/security/logging.test.ts
  * uses this same setting). Fastify's request line is its own, with the URL's token redacted.
+ * `pretty` (config.logPretty: development on a terminal) writes through pino-pretty; otherwise JSON lines.
  */
-export function loggerOptions (level: string): FastifyLoggerOptions & { redact: { paths: string[], censor: string } } {
+export function loggerOptions (level: string, pretty = false): FastifyLoggerOptions & { redact: { paths: string[], censor: string } } {
   return {
     level,
+    // Redaction and serializers run before the line is written, so they hold for pretty output too.
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'], censor: '[redacted]' },
     serializers: {
       req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
@@ -112,7 +117,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     keepAliveTimeout: keepAliveMs,
     // TRUST_PROXY: which X-Forwarded-* to believe for request.ip (rate limits, lockout) and protocol.
     trustProxy: config.trustProxy,
-    logger: options.logger ?? loggerOptions(config.logLevel),
+    logger: options.logger ?? loggerOptions(config.logLevel, config.logPretty),
     bodyLimit: BODY_MAX_BYTES,
     // Ids larger than this are refused by the schemas anyway; keep hostile URLs short.
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: true },
@@ -138,6 +143,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(busPlugin)
+  // Before the realtime plugin, so its hub can report fan-out latency to app.metrics.
+  app.register(metricsPlugin, { enabled: config.metrics.enabled })
   app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })
   app.register(securityPlugin, {
     corsOrigins: config.corsOrigins,
@@ -152,6 +159,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(realtimePlugin, { config, ...options.realtime })
 
   app.register(healthRoutes, { prefix: '/health' })
+  // Production without METRICS_TOKEN: no route at all (404, as for any unknown path).
+  if (config.metrics.enabled) app.register(metricsRoutes, { prefix: '/metrics', token: config.metrics.token })
   app.register(async function api (v1) {
     v1.register(userRoutes, { prefix: '/users', config })
     v1.register(roomRoutes, { prefix: '/rooms', config })

@@ -13,6 +13,8 @@ export interface Config {
   port: number
   environment: 'development' | 'production'
   logLevel: string
+  /** Human-readable logs (pino-pretty): development with stdout on a terminal only; JSON lines otherwise. */
+  logPretty: boolean
   /** A PostgreSQL connection string, or undefined for the embedded engine. */
   databaseUrl: string | undefined
   /** Where the embedded engine keeps its files; `memory://` keeps nothing. */
@@ -72,6 +74,11 @@ export interface Config {
     maxHeapUsedBytes: number
     maxRssBytes: number
   }
+  /**
+   * `GET /metrics` (Prometheus): `enabled` false (production without METRICS_TOKEN) means no route
+   * and no instrumentation; with a `token`, scrapes need `Authorization: Bearer <token>`.
+   */
+  metrics: { enabled: boolean, token: string | undefined }
   /** Warnings to log once the logger exists (e.g. a generated development secret). */
   warnings: string[]
 }
@@ -221,8 +228,23 @@ function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: s
   return generated
 }
 
+/** What loadConfig reads from the process besides its environment (tests inject it). */
+export interface Runtime {
+  /** Whether stdout is a terminal (pretty logs in development). */
+  stdoutIsTTY: boolean
+}
+
+/** METRICS_TOKEN: a bearer secret for scrapers; short ones are refused, as is whitespace (it could not be sent in the header). */
+function metricsFrom (env: Env, environment: Config['environment']): Config['metrics'] {
+  const token = str(env, 'METRICS_TOKEN')
+  if (token !== undefined && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 printable characters without spaces (e.g. openssl rand -hex 32)')
+  }
+  return { enabled: token !== undefined || environment === 'development', token }
+}
+
 /** Reads and validates the configuration; throws ConfigError with one line naming the variable. */
-export function loadConfig (env: Env = process.env): Config {
+export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutIsTTY: process.stdout.isTTY === true }): Config {
   const warnings: string[] = []
   const environmentRaw = (str(env, 'ENVIRONMENT') ?? str(env, 'NODE_ENV') ?? 'development').toLowerCase()
   const environment = environmentRaw === 'production' ? 'production' : environmentRaw === 'development' || environmentRaw === 'test' ? 'development' : undefined
@@ -262,6 +284,7 @@ export function loadConfig (env: Env = process.env): Config {
     port,
     environment,
     logLevel,
+    logPretty: environment === 'development' && runtime.stdoutIsTTY,
     databaseUrl,
     dataDir,
     scope: databaseScope(databaseUrl, dataDir),
@@ -302,6 +325,7 @@ export function loadConfig (env: Env = process.env): Config {
       maxHeapUsedBytes: int(env, 'OVERLOAD_MAX_HEAP_MB', 0, 0, 1_000_000) * 1024 * 1024,
       maxRssBytes: int(env, 'OVERLOAD_MAX_RSS_MB', 0, 0, 1_000_000) * 1024 * 1024
     },
+    metrics: metricsFrom(env, environment),
     warnings
   }
 }

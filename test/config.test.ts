@@ -220,3 +220,33 @@ t.test('HTTP timeouts: defaults, bounds, and headers within the request\'s deadl
   }
   throwsNaming(t, { ...base, HEADERS_TIMEOUT_SECONDS: '40' }, 'HEADERS_TIMEOUT_SECONDS', 'headers allowed longer than the whole request')
 })
+
+t.test('METRICS_TOKEN: open in development without it, absent in production without it, at least 16 characters', async t => {
+  const token = 'a-metrics-token-0123456789'
+  t.same(loadConfig(base).metrics, { enabled: true, token: undefined }, 'development: open')
+  t.same(loadConfig({ ...base, METRICS_TOKEN: token }).metrics, { enabled: true, token }, 'development with a token: behind it')
+  const production = { JWT_SECRET: SECRET, ENVIRONMENT: 'production', DATA_DIR: 'memory://' }
+  t.same(loadConfig(production).metrics, { enabled: false, token: undefined }, 'production: off')
+  t.same(loadConfig({ ...production, METRICS_TOKEN: token }).metrics, { enabled: true, token }, 'production with a token: behind it')
+  for (const value of ['short', '0123456789abcde', 'sixteen chars ok', 'tab\tinside-the-token']) {
+    throwsNaming(t, { ...base, METRICS_TOKEN: value }, 'METRICS_TOKEN', `METRICS_TOKEN=${JSON.stringify(value)}`)
+  }
+  let message = ''
+  try {
+    loadConfig({ ...base, METRICS_TOKEN: 'secret-but-s' })
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, /^METRICS_TOKEN /, 'a short token is refused')
+  t.notMatch(message, /secret-but-s/, 'the refused value is not echoed (it is a secret)')
+})
+
+t.test('logs: pretty only in development with stdout on a terminal; JSON otherwise', async t => {
+  const production = { JWT_SECRET: SECRET, ENVIRONMENT: 'production', DATA_DIR: 'memory://' }
+  t.equal(loadConfig(base, { stdoutIsTTY: true }).logPretty, true, 'development on a terminal: pretty')
+  t.equal(loadConfig(base, { stdoutIsTTY: false }).logPretty, false, 'development into a pipe or file: JSON')
+  t.equal(loadConfig(production, { stdoutIsTTY: true }).logPretty, false, 'production on a terminal: JSON')
+  t.equal(loadConfig(production, { stdoutIsTTY: false }).logPretty, false, 'production into a pipe: JSON')
+  t.equal(loadConfig({ ...base, NODE_ENV: 'test' }, { stdoutIsTTY: true }).logPretty, true, 'NODE_ENV=test counts as development')
+  t.equal(loadConfig(base).logPretty, process.stdout.isTTY === true, 'by default, the process\'s own stdout decides')
+})

@@ -71,7 +71,11 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     maxSocketsPerAddress: config.websocket.maxSocketsPerAddress,
     onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)')
   })
-  const stopHub = app.bus.subscribe(event => { hub.handle(event) })
+  const stopHub = app.bus.subscribe(event => {
+    hub.handle(event)
+    // Stored (the database's clock) to written to this instance's sockets (this machine's clock).
+    if (event.type === 'message:new') app.metrics.observeFanout((Date.now() - new Date(event.payload.created_at).getTime()) / 1000)
+  })
   const stopFanout = config.redisUrl === undefined
     ? () => {}
     : await redisFanout(app.bus, { url: config.redisUrl, scope: config.scope, log: app.log })
@@ -179,4 +183,4 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     stopFanout()
     await presence.close()
   })
-}, { name: 'realtime', dependencies: ['auth', 'bus', 'db'] })
+}, { name: 'realtime', dependencies: ['auth', 'bus', 'db', 'metrics'] })

@@ -70,6 +70,8 @@ t.test('the document keeps its structural promises', async t => {
   t.same(rest.sort(), [
     'GET /health',
     'GET /health/live',
+    // Part 2, Operations: Prometheus metrics.
+    'GET /metrics',
     'POST /api/v1/users/register',
     'POST /api/v1/users/login',
     'GET /api/v1/users',
@@ -102,4 +104,13 @@ t.test('query parameters with a default are optional to clients', async t => {
       t.not(param?.required, true, `${path} ${name} is optional`)
     }
   }
+})
+
+t.test('GET /metrics is documented as Prometheus text behind the metrics token', async t => {
+  const op = doc.paths['/metrics']?.get as (Operation & { responses: Record<string, { content?: Record<string, unknown> }> }) | undefined
+  t.equal(op?.operationId, 'getMetrics')
+  t.same(op?.tags, ['operations'])
+  t.ok(op?.responses['200']?.content?.['text/plain'] !== undefined, 'a text/plain success')
+  t.same(op?.security, [{ metricsToken: [] }], 'the metrics token, not a user\'s JWT')
+  t.match(doc.components?.securitySchemes?.metricsToken, { type: 'http', scheme: 'bearer' }, 'metricsToken security scheme')
 })
