@@ -6,6 +6,8 @@ import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, Id
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
 const byAddress = (request: { ip: string }): string => `ip:${request.ip}`
+/** After `authenticate` (route hooks run first): the account, wherever its requests come from. */
+const byAccount = (request: { user: { id: number } }): string => `user:${request.user.id}`
 
 const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.post('/register', {
@@ -74,14 +76,15 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
 
   app.patch('/me', {
     onRequest: app.authenticate,
-    config: { rateLimit: { max: config.rateLimit.login, timeWindow: 60_000, keyGenerator: byAddress, hook: 'onRequest' } },
+    // The registration budget, per account: each 409 EMAIL_TAKEN tells whether an address is registered.
+    config: { rateLimit: { max: config.rateLimit.register, timeWindow: 3_600_000, keyGenerator: byAccount, hook: 'onRequest' } },
     schema: {
       operationId: 'updateMe',
       tags: ['users'],
       summary: 'Change your username, email or password',
       description: 'Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the ' +
         'lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); ' +
-        'the response carries a fresh token, so you stay signed in here.',
+        'the response carries a fresh token, so you stay signed in here. At most RATE_LIMIT_REGISTER (20) changes an hour per account.',
       security: bearer,
       body: Type.Ref(UpdateMeBody),
       response: { 200: Type.Ref(LoginResponse, { description: 'Changed: a fresh token and your account' }), ...errors(...bodyErrors, 409, ...authErrors) }

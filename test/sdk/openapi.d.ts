@@ -112,7 +112,7 @@ export interface paths {
         head?: never;
         /**
          * Change your username, email or password
-         * @description Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); the response carries a fresh token, so you stay signed in here.
+         * @description Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); the response carries a fresh token, so you stay signed in here. At most RATE_LIMIT_REGISTER (20) changes an hour per account.
          */
         patch: operations["updateMe"];
         trace?: never;
