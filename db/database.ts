@@ -57,7 +57,7 @@ export interface MessagesTable {
 
 export interface LoginFailuresTable {
   id: Generated<number>
-  /** lower-cased email the attempt named, whether or not such a user exists */
+  /** SHA-256 (hex) of the lower-cased email the attempt named, whether or not such a user exists */
   account: string
   /** client address */
   address: string

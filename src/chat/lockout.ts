@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { accountFailuresSince, clearLoginFailures, pairFailuresSince, pruneLoginFailures, recordLoginFailure } from '../../db/login-failures.js'
 import type { Db } from '../../db/users.js'
 import { tooManyRequests } from '../errors.js'
@@ -50,13 +51,22 @@ export async function loginSucceeded (db: Db, account: string, address: string):
 }
 
 /**
+ * How the lockout names an account: the SHA-256 (hex) of the lower-cased email, so the key has a
+ * fixed length however the email grows when lower-cased, and no typed address is stored.
+ */
+export function accountKey (email: string): string {
+  return createHash('sha256').update(email.toLowerCase()).digest('hex')
+}
+
+/**
  * A password check under the lockout (`enabled` false: RATE_LIMIT_ENABLED=false): 429 while the
  * account+address pair or the account is locked; a failed check is counted, a passing one clears
  * the pair's failures. Returns the check's answer. Login and every change to an account go through it.
  */
 export async function checkUnderLockout (
-  db: Db, enabled: boolean, account: string, address: string, check: () => Promise<boolean>
+  db: Db, enabled: boolean, email: string, address: string, check: () => Promise<boolean>
 ): Promise<boolean> {
+  const account = accountKey(email)
   if (enabled) await assertNotLocked(db, account, address)
   const ok = await check()
   if (enabled) await (ok ? loginSucceeded(db, account, address) : loginFailed(db, account, address))

@@ -184,6 +184,19 @@ t.test('NUL bytes in login fields are a plain 401 or 400, never a database error
   isClientError(t, password, 401, 'NUL in the password: just a wrong password')
 })
 
+t.test('a login email that grows when lower-cased is a plain 401, never a database error', async t => {
+  // 'İ' (U+0130) lower-cases to two code units: 255 of them are 510 after case-folding.
+  t.equal('İ'.toLowerCase().length, 2)
+  for (const email of ['İ'.repeat(255), `${'İ'.repeat(243)}@example.com`]) {
+    t.equal(email.length <= 255, true, `${email.length} characters: within the schema's bound`)
+    for (let i = 0; i < 2; i++) {
+      const res = await post('/api/v1/users/login', { email, password: 'correct horse battery staple' }, {})
+      isClientError(t, res, 401, `${email.slice(0, 3)}… (${email.length} characters), attempt ${i + 1}`)
+      t.same(json(res), { error: 'Invalid email or password', code: 'INVALID_CREDENTIALS' }, 'the usual 401')
+    }
+  }
+})
+
 t.test('huge and non-integer numbers in bodies are 400 naming the field', async t => {
   for (const value of [1e308, 2 ** 53 + 2, 2147483648, -1, 0, 1.5, '1.5', 'abc', null, [], {}]) {
     const res = await post('/api/v1/messages', { room_id: value, content: 'number' })
