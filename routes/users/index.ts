@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
 import { getMe, getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
-const byAddress = (request: { ip: string }): string => `ip:${request.ip}`
+const byAddress = (request: { ip: string }): string => `ip:${addressKey(request.ip)}`
 /** After `authenticate` (route hooks run first): the account, wherever its requests come from. */
 const byAccount = (request: { user: { id: number } }): string => `user:${request.user.id}`
 
@@ -33,7 +34,9 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       summary: 'Exchange email and password for a token',
       security: [],
       description: 'An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one ' +
-        'account from one address, that pair is locked for 15 minutes (429 with Retry-After). A disabled account ' +
+        'account from one address (an IPv6 address counts by its /64), that pair is locked for 15 minutes (429 ' +
+        'LOGIN_LOCKED with Retry-After). After 100 failures in an hour for one account from all addresses, only ' +
+        'addresses where its password was checked right in the last 30 days may try it. A disabled account ' +
         'gets 403 ACCOUNT_DISABLED, but only with the right password.',
       body: Type.Ref(LoginBody),
       response: {

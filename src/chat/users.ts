@@ -50,7 +50,7 @@ export async function login (
 ): Promise<{ id: number, email: string, username: string, role: string, token_version: number }> {
   const user = await findUserByEmail(db, input.email)
   // An unknown email costs a bcrypt comparison too, and counts as a failure for that address.
-  const ok = await checkUnderLockout(db, lockout, input.email, address, async () => user === undefined
+  const ok = await checkUnderLockout(db, lockout, { email: input.email, userId: user?.id, ip: address }, async () => user === undefined
     ? await passwords.verifyDecoy(input.password)
     : await passwords.verify(input.password, user.password_hash))
   if (!ok || user === undefined) throw unauthorized(BAD_LOGIN, 'INVALID_CREDENTIALS')
@@ -100,7 +100,7 @@ export async function updateMe (
   if (input.password !== undefined) checkPasswordPolicy(input.password)
   const user = await findUserWithHash(db, userId)
   if (user === undefined) throw unauthorized('Missing or invalid authentication token')
-  const ok = await checkUnderLockout(db, lockout, user.email, address, async () => await passwords.verify(input.current_password, user.password_hash))
+  const ok = await checkUnderLockout(db, lockout, { email: user.email, userId: user.id, ip: address }, async () => await passwords.verify(input.current_password, user.password_hash))
   if (!ok) throw unauthorized('Current password is incorrect', 'INVALID_CREDENTIALS')
 
   const email = input.email !== undefined && input.email !== user.email ? input.email : undefined

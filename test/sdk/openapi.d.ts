@@ -67,7 +67,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange email and password for a token
-         * @description An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one account from one address, that pair is locked for 15 minutes (429 with Retry-After). A disabled account gets 403 ACCOUNT_DISABLED, but only with the right password.
+         * @description An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one account from one address (an IPv6 address counts by its /64), that pair is locked for 15 minutes (429 LOGIN_LOCKED with Retry-After). After 100 failures in an hour for one account from all addresses, only addresses where its password was checked right in the last 30 days may try it. A disabled account gets 403 ACCOUNT_DISABLED, but only with the right password.
          */
         post: operations["loginUser"];
         delete?: never;
