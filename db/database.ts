@@ -16,6 +16,8 @@ export interface UsersTable {
   id: Generated<number>
   email: string
   username: string
+  /** The username's key (src/chat/text.ts `usernameKey`: NFKC, case-folded, hidden code points removed); unique. */
+  username_key: string
   password_hash: string
   role: ColumnType<string, string | undefined, string>
   created_at: CreatedAt

@@ -325,7 +325,7 @@ export interface components {
              */
             password: string;
             /**
-             * @description 1 to 100 characters after trimming
+             * @description 1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible (default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); not admin, administrator, root, system, support, moderator or owner (400 USERNAME_RESERVED)
              * @example johndoe
              */
             username: string;
@@ -360,7 +360,7 @@ export interface components {
              */
             current_password: string;
             /**
-             * @description 1 to 100 characters after trimming
+             * @description 1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible (default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); not admin, administrator, root, system, support, moderator or owner (400 USERNAME_RESERVED)
              * @example johndoe
              */
             username?: string;
