@@ -152,8 +152,8 @@ class Member {
 async function seed (databaseUrl: string): Promise<{ members: Array<{ userId: number, roomId: number }>, rooms: number[] }> {
   return await withClient(databaseUrl, async c => {
     const users = await c.query<{ id: number }>(
-      `INSERT INTO users (email, username, password_hash)
-       SELECT 'soak' || g || '@bench.invalid', 'soak' || g, '$2b$04$' || repeat('x', 53) FROM generate_series(1, $1::int) g
+      `INSERT INTO users (email, username, username_key, password_hash)
+       SELECT 'soak' || g || '@bench.invalid', 'soak' || g, 'soak' || g, '$2b$04$' || repeat('x', 53) FROM generate_series(1, $1::int) g
        RETURNING id`, [SOCKETS])
     const ids = users.rows.map(r => r.id)
     const rooms: number[] = []

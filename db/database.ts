@@ -7,6 +7,7 @@ export interface Database {
   room_members: RoomMembersTable
   messages: MessagesTable
   login_failures: LoginFailuresTable
+  known_addresses: KnownAddressesTable
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
@@ -15,6 +16,8 @@ export interface UsersTable {
   id: Generated<number>
   email: string
   username: string
+  /** The username's key (src/chat/text.ts `usernameKey`: NFKC, case-folded, hidden code points removed); unique. */
+  username_key: string
   password_hash: string
   role: ColumnType<string, string | undefined, string>
   created_at: CreatedAt
@@ -57,11 +60,19 @@ export interface MessagesTable {
 
 export interface LoginFailuresTable {
   id: Generated<number>
-  /** lower-cased email the attempt named, whether or not such a user exists */
+  /** SHA-256 (hex) of the lower-cased email the attempt named, whether or not such a user exists */
   account: string
-  /** client address */
+  /** client address key (src/chat/addresses.ts: IPv4, or IPv6 by /64) */
   address: string
   created_at: CreatedAt
+}
+
+export interface KnownAddressesTable {
+  user_id: number
+  /** the address key (src/chat/addresses.ts) a password check for this user passed from */
+  address: string
+  /** the last time it did */
+  last_login_at: ColumnType<Date, Date | string | undefined, Date | string>
 }
 
 /** The database, or a transaction on it: what every repository function takes. */

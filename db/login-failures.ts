@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from './database.js'
 
 export async function recordLoginFailure (db: Db, account: string, address: string): Promise<void> {
@@ -13,13 +14,29 @@ export async function pairFailuresSince (db: Db, account: string, address: strin
   return rows.map(r => r.created_at)
 }
 
-/** How many failures the account took since `since` from all addresses, and the oldest of them. */
-export async function accountFailuresSince (db: Db, account: string, since: Date): Promise<{ count: number, oldest: Date | null }> {
-  const row = await db.selectFrom('login_failures')
-    .select(eb => [eb.fn.countAll<string>().as('count'), eb.fn.min('created_at').as('oldest')])
+/**
+ * When the account took its `n`th newest failure since `since` (from all addresses together), or
+ * undefined when it took fewer: while it is defined the account is at its cap of `n`, until then
+ * plus the window.
+ */
+export async function nthNewestAccountFailure (db: Db, account: string, since: Date, n: number): Promise<Date | undefined> {
+  const row = await db.selectFrom('login_failures').select('created_at')
     .where('account', '=', account).where('created_at', '>', since)
-    .executeTakeFirstOrThrow()
-  return { count: Number(row.count), oldest: row.oldest as Date | null }
+    .orderBy('created_at', 'desc').offset(n - 1).limit(1)
+    .executeTakeFirst()
+  return row?.created_at
+}
+
+/**
+ * Runs `fn` in a transaction holding a lock on the account (a transaction-scoped advisory lock on
+ * its key), so that checking the account's failures and counting one more is one step: concurrent
+ * attempts on one account cannot all pass a check made before any of them was counted.
+ */
+export async function withAccountLock<T> (db: Db, account: string, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return await db.transaction().execute(async trx => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${account}, 0))`.execute(trx)
+    return await fn(trx)
+  })
 }
 
 export async function clearLoginFailures (db: Db, account: string, address: string): Promise<void> {

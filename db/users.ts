@@ -4,7 +4,10 @@ import type { Db, NewUser, UserRow } from './database.js'
 const publicColumns = ['id', 'email', 'username', 'role', 'created_at', 'token_version', 'disabled_at'] as const
 export type UserRecord = Pick<UserRow, typeof publicColumns[number]>
 
-/** Inserts a user; returns undefined when the email (case-insensitively) is taken. */
+/**
+ * Inserts a user; returns undefined when the email (case-insensitively) is taken. Throws the unique
+ * violation (see `isUsernameTaken`) when the username key is someone else's.
+ */
 export async function insertUser (db: Db, user: NewUser): Promise<UserRecord | undefined> {
   return await db.insertInto('users').values(user)
     .onConflict(oc => oc.expression(sql`lower(email)`).doNothing())
@@ -40,10 +43,10 @@ export async function findUserWithHash (db: Db, id: number): Promise<UserRow | u
 /**
  * Changes a user's own fields; `revoke` also bumps the token version (every token issued before
  * stops working). Undefined when there is no such user. Throws the unique violation (see
- * `isEmailTaken`) when the new email belongs to someone else.
+ * `isEmailTaken`, `isUsernameTaken`) when the new email or username key belongs to someone else.
  */
 export async function updateUser (
-  db: Db, id: number, changes: { username?: string, email?: string, password_hash?: string }, revoke: boolean
+  db: Db, id: number, changes: { username?: string, username_key?: string, email?: string, password_hash?: string }, revoke: boolean
 ): Promise<UserRecord | undefined> {
   return await db.updateTable('users')
     .set(eb => ({ ...changes, updated_at: sql<Date>`now()`, ...(revoke ? { token_version: eb('token_version', '+', 1) } : {}) }))
@@ -56,6 +59,19 @@ export async function updateUser (
 export function isEmailTaken (err: unknown): boolean {
   const { code, constraint } = err as { code?: unknown, constraint?: unknown }
   return code === '23505' && constraint === 'users_email_lower_key'
+}
+
+/** True when `err` is the unique violation of username_key: someone else has that name. */
+export function isUsernameTaken (err: unknown): boolean {
+  const { code, constraint } = err as { code?: unknown, constraint?: unknown }
+  return code === '23505' && constraint === 'users_username_key_key'
+}
+
+/** Whether a user other than `exceptId` has this username key. */
+export async function usernameKeyHeld (db: Db, key: string, exceptId?: number): Promise<boolean> {
+  let query = db.selectFrom('users').select('id').where('username_key', '=', key)
+  if (exceptId !== undefined) query = query.where('id', '!=', exceptId)
+  return await query.executeTakeFirst() !== undefined
 }
 
 /** Bumps the token version: every token issued before stops working. Returns the new version (undefined: no such user). */

@@ -4,6 +4,7 @@ import fastifyRateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
+import { addressKey } from '../src/chat/addresses.js'
 import type { Config } from '../src/config.js'
 import { type AppError, badRequest, forbidden, tooManyRequests } from '../src/errors.js'
 import { withTimeout } from '../src/timeouts.js'
@@ -54,10 +55,10 @@ export async function helmetHeaders (options: FastifyHelmetOptions): Promise<Rec
   return Object.fromEntries(Object.entries(helmeted).filter(([name]) => !(name in plain)).map(([name, value]) => [name, String(value)]))
 }
 
-/** Per user when authenticated, per client address otherwise. */
+/** Per user when authenticated, per client address (IPv6 by /64: `addressKey`) otherwise. */
 function clientKey (request: FastifyRequest): string {
   const user = request.user as { id?: number } | undefined
-  return user?.id !== undefined ? `user:${user.id}` : `ip:${request.ip}`
+  return user?.id !== undefined ? `user:${user.id}` : `ip:${addressKey(request.ip)}`
 }
 
 /**

@@ -16,6 +16,12 @@ export const LOGIN_PASSWORD_MAX = 1024
 export const EMAIL_MAX = 255
 /** Usernames: 1 to this many characters after trimming. */
 export const USERNAME_MAX = 100
+/**
+ * A username's key (its NFKC, case-folded form, which is unique) may be at most this many
+ * characters: NFKC writes some characters out at length (U+FDFA is 18), and the unique index takes
+ * at most about 2,700 bytes a row.
+ */
+export const USERNAME_KEY_MAX = 4 * USERNAME_MAX
 /** Room names: 1 to this many characters after trimming. */
 export const ROOM_NAME_MAX = 255
 /** Room descriptions. */

@@ -61,8 +61,8 @@ export interface Seeded { roomId: number, userIds: number[] }
 export async function seedRoom (url: string, prefix: string, count: number): Promise<Seeded> {
   return await withClient(url, async c => {
     const users = await c.query<{ id: number }>(
-      `INSERT INTO users (email, username, password_hash)
-       SELECT $1 || g || '@bench.invalid', $1 || g, '$2b$04$' || repeat('x', 53) FROM generate_series(1, $2::int) g
+      `INSERT INTO users (email, username, username_key, password_hash)
+       SELECT $1 || g || '@bench.invalid', $1 || g, lower($1 || g), '$2b$04$' || repeat('x', 53) FROM generate_series(1, $2::int) g
        RETURNING id`, [prefix, count])
     const userIds = users.rows.map(r => r.id)
     const room = await c.query<{ id: number }>('INSERT INTO rooms (name, created_by) VALUES ($1, $2) RETURNING id', [`${prefix} room`, userIds[0]])

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
 import { getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
-const byAddress = (request: { ip: string }): string => `ip:${request.ip}`
+const byAddress = (request: { ip: string }): string => `ip:${addressKey(request.ip)}`
+/** After `authenticate` (route hooks run first): the account, wherever its requests come from. */
+const byAccount = (request: { user: { id: number } }): string => `user:${request.user.id}`
 
 const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.post('/register', {
@@ -31,7 +34,9 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       summary: 'Exchange email and password for a token',
       security: [],
       description: 'An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one ' +
-        'account from one address, that pair is locked for 15 minutes (429 with Retry-After). A disabled account ' +
+        'account from one address (an IPv6 address counts by its /64), that pair is locked for 15 minutes (429 ' +
+        'LOGIN_LOCKED with Retry-After). After 100 failures in an hour for one account from all addresses, only ' +
+        'addresses where its password was checked right in the last 30 days may try it. A disabled account ' +
         'gets 403 ACCOUNT_DISABLED, but only with the right password.',
       body: Type.Ref(LoginBody),
       response: {
@@ -74,14 +79,15 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
 
   app.patch('/me', {
     onRequest: app.authenticate,
-    config: { rateLimit: { max: config.rateLimit.login, timeWindow: 60_000, keyGenerator: byAddress, hook: 'onRequest' } },
+    // The registration budget, per account: each 409 EMAIL_TAKEN tells whether an address is registered.
+    config: { rateLimit: { max: config.rateLimit.register, timeWindow: 3_600_000, keyGenerator: byAccount, hook: 'onRequest' } },
     schema: {
       operationId: 'updateMe',
       tags: ['users'],
       summary: 'Change your username, email or password',
       description: 'Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the ' +
         'lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); ' +
-        'the response carries a fresh token, so you stay signed in here.',
+        'the response carries a fresh token, so you stay signed in here. At most RATE_LIMIT_REGISTER (20) changes an hour per account.',
       security: bearer,
       body: Type.Ref(UpdateMeBody),
       response: { 200: Type.Ref(LoginResponse, { description: 'Changed: a fresh token and your account' }), ...errors(...bodyErrors, 409, ...authErrors) }

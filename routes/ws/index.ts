@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import type { SocketStart } from '../../plugins/realtime/index.js'
+import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
 import { AppError, forbidden } from '../../src/errors.js'
 import { authErrors, bearer, ErrorResponse, errors } from '../../src/schemas/common.js'
@@ -36,7 +37,7 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'wsOrigins'> }> = asy
       const since = request.query.since === undefined ? undefined : parseSince(request.query.since)
       // `authenticate` has refused tokens of users who no longer exist and read the username.
       const { id, username, ver } = request.user
-      request.socketStart = { start: await app.realtime.prepare({ id, username }, ver, request.ip, request.log), since }
+      request.socketStart = { start: await app.realtime.prepare({ id, username }, ver, addressKey(request.ip), request.log), since }
     },
     schema: {
       operationId: 'openWebSocket',

@@ -2,10 +2,9 @@ import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages 
 import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/database.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
-import { CONTENT_MAX } from '../limits.js'
 import type { HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
 import type { ChatBus } from './events.js'
-import { trimmed } from './text.js'
+import { checkMessageText } from './text.js'
 
 /** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
 export async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
@@ -29,7 +28,7 @@ export interface SentMessage {
 export async function sendMessage ({ db, bus }: { db: Db, bus: ChatBus }, userId: number, input: SendMessageInput): Promise<SentMessage> {
   // A lone surrogate can't be stored: PostgreSQL would keep U+FFFD, and a retry would then differ
   // from what was stored. Normalised first, so what is stored is what is compared.
-  const content = trimmed(input.content.toWellFormed(), 'content', CONTENT_MAX)
+  const content = checkMessageText(input.content.toWellFormed())
   const row = { room_id: input.room_id, user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() }
   let message: MessageView | undefined
   try {

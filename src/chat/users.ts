@@ -1,15 +1,14 @@
 import {
-  bumpTokenVersion, findUserByEmail, findUserById, findUserWithHash, insertUser, isEmailTaken, listUsers as listUserRows,
-  setDisabled, updateUser, type UserRecord
+  bumpTokenVersion, findUserByEmail, findUserById, findUserWithHash, insertUser, isEmailTaken, isUsernameTaken, listUsers as listUserRows,
+  setDisabled, updateUser, usernameKeyHeld, type UserRecord
 } from '../../db/users.js'
 import type { Db } from '../../db/database.js'
-import { conflict, forbidden, notFound, unauthorized } from '../errors.js'
+import { type AppError, conflict, forbidden, notFound, unauthorized } from '../errors.js'
 import { checkPasswordPolicy } from './password-policy.js'
 import type { LoginInput, RegisterInput, UpdateMeInput, UserView } from '../schemas/users.js'
 import type { ChatBus } from './events.js'
 import { checkUnderLockout } from './lockout.js'
-import { trimmed } from './text.js'
-import { USERNAME_MAX } from '../limits.js'
+import { checkUsername } from './text.js'
 
 /** bcrypt, as the passwords plugin provides it (off the main thread). */
 export interface PasswordHasher {
@@ -31,13 +30,22 @@ export function viewUser (user: UserRecord, viewer: Viewer | undefined): UserVie
   return view
 }
 
+const USERNAME_TAKEN = (): AppError => conflict('Username already taken', 'USERNAME_TAKEN')
+
 export async function register ({ db, passwords }: Deps, input: RegisterInput): Promise<UserView> {
-  const username = trimmed(input.username, 'username', USERNAME_MAX)
+  const { username, key } = checkUsername(input.username)
   checkPasswordPolicy(input.password)
   if (await findUserByEmail(db, input.email) !== undefined) throw conflict('Email already registered', 'EMAIL_TAKEN')
+  if (await usernameKeyHeld(db, key)) throw USERNAME_TAKEN()
   const passwordHash = await passwords.hash(input.password)
-  // The unique index on lower(email) settles a race between two registrations of one address.
-  const user = await insertUser(db, { email: input.email, username, password_hash: passwordHash })
+  // The unique indexes on lower(email) and username_key settle a race between two registrations.
+  let user: UserRecord | undefined
+  try {
+    user = await insertUser(db, { email: input.email, username, username_key: key, password_hash: passwordHash })
+  } catch (err) {
+    if (isUsernameTaken(err)) throw USERNAME_TAKEN()
+    throw err
+  }
   if (user === undefined) throw conflict('Email already registered', 'EMAIL_TAKEN')
   return viewUser(user, user)
 }
@@ -51,7 +59,7 @@ export async function login (
 ): Promise<{ id: number, email: string, username: string, role: string, token_version: number }> {
   const user = await findUserByEmail(db, input.email)
   // An unknown email costs a bcrypt comparison too, and counts as a failure for that address.
-  const ok = await checkUnderLockout(db, lockout, input.email.toLowerCase(), address, async () => user === undefined
+  const ok = await checkUnderLockout(db, lockout, { email: input.email, userId: user?.id, ip: address }, async () => user === undefined
     ? await passwords.verifyDecoy(input.password)
     : await passwords.verify(input.password, user.password_hash))
   if (!ok || user === undefined) throw unauthorized(BAD_LOGIN, 'INVALID_CREDENTIALS')
@@ -97,11 +105,11 @@ export async function updateMe (
   input: UpdateMeInput,
   address: string
 ): Promise<UserRecord> {
-  const username = input.username === undefined ? undefined : trimmed(input.username, 'username', USERNAME_MAX)
+  const name = input.username === undefined ? undefined : checkUsername(input.username)
   if (input.password !== undefined) checkPasswordPolicy(input.password)
   const user = await findUserWithHash(db, userId)
   if (user === undefined) throw unauthorized('Missing or invalid authentication token')
-  const ok = await checkUnderLockout(db, lockout, user.email.toLowerCase(), address, async () => await passwords.verify(input.current_password, user.password_hash))
+  const ok = await checkUnderLockout(db, lockout, { email: user.email, userId: user.id, ip: address }, async () => await passwords.verify(input.current_password, user.password_hash))
   if (!ok) throw unauthorized('Current password is incorrect', 'INVALID_CREDENTIALS')
 
   const email = input.email !== undefined && input.email !== user.email ? input.email : undefined
@@ -110,17 +118,20 @@ export async function updateMe (
     const holder = await findUserByEmail(db, email)
     if (holder !== undefined && holder.id !== user.id) throw conflict('Email already registered', 'EMAIL_TAKEN')
   }
+  // Your own name in another case or width is still yours.
+  if (name !== undefined && await usernameKeyHeld(db, name.key, user.id)) throw USERNAME_TAKEN()
   const passwordHash = input.password === undefined ? undefined : await passwords.hash(input.password)
   const revoke = email !== undefined || passwordHash !== undefined
   let updated: UserRecord | undefined
   try {
     updated = await updateUser(db, user.id, {
-      ...(username === undefined ? {} : { username }),
+      ...(name === undefined ? {} : { username: name.username, username_key: name.key }),
       ...(email === undefined ? {} : { email }),
       ...(passwordHash === undefined ? {} : { password_hash: passwordHash })
     }, revoke)
   } catch (err) {
     if (isEmailTaken(err)) throw conflict('Email already registered', 'EMAIL_TAKEN')
+    if (isUsernameTaken(err)) throw USERNAME_TAKEN()
     throw err
   }
   if (updated === undefined) throw unauthorized('Missing or invalid authentication token')

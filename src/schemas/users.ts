@@ -2,6 +2,10 @@ import { Type, type Static } from '@sinclair/typebox'
 import { EMAIL_MAX, LOGIN_PASSWORD_MAX, PAGE_MAX, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX } from '../limits.js'
 import { Id, MAX_RAW_TEXT, NO_NUL, Timestamp } from './common.js'
 
+const USERNAME_RULE = '1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible ' +
+  '(default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); ' +
+  'not admin, administrator, root, system, support, moderator or owner (400 USERNAME_RESERVED)'
+
 export const User = Type.Object({
   id: Id,
   email: Type.Optional(Type.String({ format: 'email', maxLength: EMAIL_MAX, description: 'Shown only to the user themself (and to admins)', examples: ['user@example.com'] })),
@@ -13,7 +17,7 @@ export const User = Type.Object({
 export const RegisterBody = Type.Object({
   email: Type.String({ format: 'email', maxLength: EMAIL_MAX, examples: ['user@example.com'] }),
   password: Type.String({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, pattern: NO_NUL, description: '8 to 128 characters, not a commonly used password', examples: ['SecureP@ssw0rd'] }),
-  username: Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 100 characters after trimming', examples: ['johndoe'] })
+  username: Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: USERNAME_RULE, examples: ['johndoe'] })
 }, { $id: 'RegisterRequest', title: 'RegisterRequest', additionalProperties: false })
 
 export const LoginBody = Type.Object({
@@ -35,7 +39,7 @@ export const UserList = Type.Array(Type.Ref(User), { maxItems: PAGE_MAX, $id: 'U
 
 export const UpdateMeBody = Type.Object({
   current_password: Type.String({ minLength: 1, maxLength: LOGIN_PASSWORD_MAX, description: 'Your password now: every change needs it', examples: ['SecureP@ssw0rd'] }),
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 100 characters after trimming', examples: ['johndoe'] })),
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: USERNAME_RULE, examples: ['johndoe'] })),
   email: Type.Optional(Type.String({ format: 'email', maxLength: EMAIL_MAX, description: 'A new email: revokes every token issued before', examples: ['new@example.com'] })),
   password: Type.Optional(Type.String({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, pattern: NO_NUL, description: 'A new password (same policy as register): revokes every token issued before', examples: ['N3w-SecureP@ssw0rd'] }))
 }, { $id: 'UpdateMeRequest', title: 'UpdateMeRequest', additionalProperties: false })

@@ -90,7 +90,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange email and password for a token
-         * @description An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one account from one address, that pair is locked for 15 minutes (429 with Retry-After). A disabled account gets 403 ACCOUNT_DISABLED, but only with the right password.
+         * @description An unknown email and a wrong password give the same 401. After 10 failures in 15 minutes for one account from one address (an IPv6 address counts by its /64), that pair is locked for 15 minutes (429 LOGIN_LOCKED with Retry-After). After 100 failures in an hour for one account from all addresses, only addresses where its password was checked right in the last 30 days may try it. A disabled account gets 403 ACCOUNT_DISABLED, but only with the right password.
          */
         post: operations["loginUser"];
         delete?: never;
@@ -135,7 +135,7 @@ export interface paths {
         head?: never;
         /**
          * Change your username, email or password
-         * @description Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); the response carries a fresh token, so you stay signed in here.
+         * @description Needs `current_password`; a wrong one is 401 and changes nothing (it counts as a failed login for the lockout). A new email or password revokes every token you hold and closes your open WebSockets (4401); the response carries a fresh token, so you stay signed in here. At most RATE_LIMIT_REGISTER (20) changes an hour per account.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -348,7 +348,7 @@ export interface components {
              */
             password: string;
             /**
-             * @description 1 to 100 characters after trimming
+             * @description 1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible (default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); not admin, administrator, root, system, support, moderator or owner (400 USERNAME_RESERVED)
              * @example johndoe
              */
             username: string;
@@ -383,7 +383,7 @@ export interface components {
              */
             current_password: string;
             /**
-             * @description 1 to 100 characters after trimming
+             * @description 1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible (default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); not admin, administrator, root, system, support, moderator or owner (400 USERNAME_RESERVED)
              * @example johndoe
              */
             username?: string;

@@ -184,6 +184,19 @@ t.test('NUL bytes in login fields are a plain 401 or 400, never a database error
   isClientError(t, password, 401, 'NUL in the password: just a wrong password')
 })
 
+t.test('a login email that grows when lower-cased is a plain 401, never a database error', async t => {
+  // 'İ' (U+0130) lower-cases to two code units: 255 of them are 510 after case-folding.
+  t.equal('İ'.toLowerCase().length, 2)
+  for (const email of ['İ'.repeat(255), `${'İ'.repeat(243)}@example.com`]) {
+    t.equal(email.length <= 255, true, `${email.length} characters: within the schema's bound`)
+    for (let i = 0; i < 2; i++) {
+      const res = await post('/api/v1/users/login', { email, password: 'correct horse battery staple' }, {})
+      isClientError(t, res, 401, `${email.slice(0, 3)}… (${email.length} characters), attempt ${i + 1}`)
+      t.same(json(res), { error: 'Invalid email or password', code: 'INVALID_CREDENTIALS' }, 'the usual 401')
+    }
+  }
+})
+
 t.test('huge and non-integer numbers in bodies are 400 naming the field', async t => {
   for (const value of [1e308, 2 ** 53 + 2, 2147483648, -1, 0, 1.5, '1.5', 'abc', null, [], {}]) {
     const res = await post('/api/v1/messages', { room_id: value, content: 'number' })
@@ -248,15 +261,21 @@ t.test('odd query strings cannot break the server', async t => {
   t.equal(({} as Record<string, unknown>).x, undefined, 'Object.prototype is not polluted')
 })
 
-t.test('unicode, RTL overrides and zero-width characters are stored verbatim', async t => {
-  const names = ['\u202Egnp.exe', 'a\u200Bb\u200Cc\u200Dd\uFEFF', '\u0627\u0644\u0639\u0631\u0628\u064A\u0629', 'Z\u0351\u0358a\u0337\u0321l\u0361g\u0334o', '\u{1F600}\u{1F469}\u200D\u{1F4BB}', '\u200B']
-  for (const name of names) {
+t.test('unicode, RTL overrides and zero-width characters: stored verbatim in room names, refused in usernames', async t => {
+  const hidden = ['\u202Egnp.exe', 'a\u200Bb\u200Cc\u200Dd\uFEFF', '\u{1F600}\u{1F469}\u200D\u{1F4BB}', '\u200B']
+  const plain = ['\u0627\u0644\u0639\u0631\u0628\u064A\u0629', 'Z\u0351\u0358a\u0337\u0321l\u0361g\u0334o', '\u{1F600}\u{1F469}\u{1F4BB}']
+  for (const name of [...hidden, ...plain]) {
     const room = await post('/api/v1/rooms', { name, description: name })
     t.equal(room.statusCode, 201, JSON.stringify(name))
     t.equal(json(room).name, name.trim(), 'the name comes back as given (trimmed, as every name is)')
     const reg = await post('/api/v1/users/register', { email: uniqueEmail('uni'), password: 'correct horse battery staple', username: name }, {})
-    t.equal(reg.statusCode, 201, `username ${JSON.stringify(name)}`)
-    t.equal(json(reg).username, name.trim())
+    if (hidden.includes(name)) {
+      isClientError(t, reg, 400, `username ${JSON.stringify(name)}`)
+      t.match(json(reg).error, /^username must not contain control, bidi-override or invisible characters/)
+    } else {
+      t.equal(reg.statusCode, 201, `username ${JSON.stringify(name)}`)
+      t.equal(json(reg).username, name.trim())
+    }
   }
   const lone = await post('/api/v1/rooms', '{"name": "\\ud800 lone surrogate"}', { ...user.auth, ...JSON_TYPE })
   t.ok(lone.statusCode === 201 || lone.statusCode === 400, `a lone surrogate: ${lone.statusCode}`)

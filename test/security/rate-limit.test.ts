@@ -99,6 +99,24 @@ t.test('rooms created: per user per hour (RATE_LIMIT_ROOMS)', async t => {
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/rooms/${room}/join`, headers: first })).statusCode, 200, 'joining rooms is not limited by it')
 })
 
+t.test('PATCH /users/me: the register limit, per account per hour (no email probing at the login rate)', async t => {
+  const app = await build(t, { env: { RATE_LIMIT_REGISTER: '2' } })
+  const prober = await session(app, '192.0.2.100')
+  const other = await session(app, '192.0.2.101')
+  const taken = uniqueEmail('taken')
+  t.equal((await register(app, taken, { address: '192.0.2.102' })).statusCode, 201)
+  const probe = async (auth: { authorization: string }, email: string, address: string): Promise<LightMyRequestResponse> =>
+    await app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: auth, remoteAddress: address, payload: { current_password: PASSWORD, email } })
+
+  t.equal((await probe(prober, taken, '192.0.2.103')).statusCode, 409, 'the first probe: 409 EMAIL_TAKEN')
+  const renamed = await app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: prober, remoteAddress: '192.0.2.104', payload: { current_password: PASSWORD, username: 'renamed prober' } })
+  t.equal(renamed.statusCode, 200, 'the second change (a new username) counts too')
+  const third = await probe(prober, taken, '192.0.2.105')
+  isRateLimited(t, third, 3600, 'the third change in an hour, from yet another address')
+  t.ok(Number(third.headers['retry-after']) > 3500, 'retry in about an hour')
+  t.equal((await probe(other, taken, '192.0.2.103')).statusCode, 409, 'another account, even from an address the prober used, has its own allowance')
+})
+
 t.test('the global per-user limit', async t => {
   const app = await build(t, { env: { RATE_LIMIT_GLOBAL: '3' } })
   const first = await session(app, '192.0.2.30')

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
+import { accountKey } from '../../src/chat/lockout.js'
 import { checkResponsesAgainstOpenApi, build, freshDatabase, json, type Session, signUp, testConfig, uniqueEmail } from '../helper.js'
 import { listen, PATIENCE_MS, PrivateRedis, refusedUpgrade, TestSocket, twoInstances } from '../ws-client.js'
 
@@ -107,7 +108,7 @@ t.test('changing the password', async t => {
     t.equal((await login(app, user.email, 'a brand new passphrase')).statusCode, 401)
     t.equal((await me(app, user.token)).statusCode, 200, 'the token still works')
     t.ok(await answersPing(socket), 'the socket stays open')
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from login_failures where account = ${user.email.toLowerCase()}`.execute(app.db)
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from login_failures where account = ${accountKey(user.email)}`.execute(app.db)
     t.equal(rows[0]?.n, 1, 'recorded for the lockout')
   })
 
