@@ -308,7 +308,8 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
       messages: int(env, 'RATE_LIMIT_MESSAGES', 30, 1, 1_000_000),
       global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000),
       rooms: int(env, 'RATE_LIMIT_ROOMS', 20, 1, 1_000_000),
-      wsFrames: int(env, 'RATE_LIMIT_WS_FRAMES', 600, 10, 10_000_000)
+      // At least 120: the burst (6 s worth) must pay for one room's replay (10) and its frame.
+      wsFrames: int(env, 'RATE_LIMIT_WS_FRAMES', 600, 120, 10_000_000)
     },
     websocket: {
       maxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 100_000),

@@ -25,6 +25,12 @@ export class FrameBudget {
     return (cost - bucket.units) / this.perSecond
   }
 
+  /** Gives back units taken for work that turned out smaller (a reservation). */
+  refund (userId: number, units: number): void {
+    const bucket = this.buckets.get(userId)
+    if (bucket !== undefined) bucket.units = Math.min(this.capacity, bucket.units + units)
+  }
+
   /** Forgets full buckets (called on the heartbeat): memory follows the users active lately. */
   prune (now = Date.now()): void {
     for (const [userId, bucket] of this.buckets) {

@@ -18,6 +18,8 @@ export const CloseCode = {
 
 /** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
 const LIVE_SEEN_MAX = 256
+/** A catch-up yields to the event loop after every this many frames. */
+const YIELD_EVERY = 100
 /** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
 const HELD_MAX = 5000
 
@@ -287,8 +289,10 @@ export class Hub {
         await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
         return undefined
       }
-      for (const { seq, frame } of result.frames) {
+      for (const [i, { seq, frame }] of result.frames.entries()) {
         if (!client.order.sentLive(roomId, seq)) await this.sendPaced(client, JSON.stringify(frame))
+        // A long replay lets other work in now and then, instead of holding the event loop for all of it.
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise(resolve => setImmediate(resolve))
       }
       floor = result.upTo
       return Math.max(floor, client.order.heldUpTo(roomId))

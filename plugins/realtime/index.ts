@@ -152,6 +152,14 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     for (const socket of sockets) socket.terminate()
   })
 
+  // An upgrade refused before @fastify/websocket's own onRequest hook saw it (load shedding, the
+  // global rate limit) gets its HTTP answer, but @fastify/websocket destroys only the connections
+  // of upgrades it marked: without this one stayed half-open (and held shutdown for 10 s).
+  app.addHook('onResponse', (request, _reply, done) => {
+    if (request.ws !== true && request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket.destroy()
+    done()
+  })
+
   await app.register(fastifyWebsocket, {
     options: { maxPayload: BODY_MAX_BYTES },
     errorHandler (err, socket, request) {

@@ -61,6 +61,11 @@ export class Session {
     if (wait > 0) throw tooManyRequests(`Too many frames; retry in ${Math.ceil(wait)} seconds`, wait)
   }
 
+  /** Gives back units charged for work that turned out smaller (see the `sync` handler's reservation). */
+  refund (units: number): void {
+    this.budget?.refund(this.client.userId, units)
+  }
+
   /** The `error` frame for anything a handler threw (the same mapping as REST); `extra` names what it was about. */
   refuse (err: unknown, extra: { room_id?: number } = {}): void {
     const { body, retryAfter } = toErrorBody(err, this.log)

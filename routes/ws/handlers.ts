@@ -4,11 +4,13 @@ import { assertMember, sendMessage } from '../../src/chat/messages.js'
 import { announceTyping, onlineMembers } from '../../src/chat/presence.js'
 import { joinRoom } from '../../src/chat/rooms.js'
 import { roomCatchUp } from '../../src/chat/sync.js'
-import type { ClientFrameType, ClientPayload } from '../../src/schemas/realtime.js'
+import { type ClientFrameType, type ClientPayload, MAX_CATCH_UP } from '../../src/schemas/realtime.js'
 
 /** How much of the frame budget a `sync` costs beyond its frame: a unit per this many rooms, and per this many rows replayed. */
 const SYNC_ROOMS_PER_UNIT = 10
 const SYNC_ROWS_PER_UNIT = 100
+/** What a room's replay reserves before it is read: the cost of the longest one. */
+const ROWS_RESERVED = Math.floor(MAX_CATCH_UP / SYNC_ROWS_PER_UNIT)
 
 export type FrameHandlers = { [T in ClientFrameType]: (payload: ClientPayload<T>, session: Session) => Promise<void> }
 
@@ -53,12 +55,16 @@ export function frameHandlers (app: FastifyInstance, request: FastifyRequest): F
       for (const [key, lastSeq] of entries) {
         const roomId = Number(key)
         try {
+          // A room's replay is paid for before it is read, as if it were the longest (MAX_CATCH_UP
+          // rows); what it turns out not to need is given back. So the user's sockets together
+          // replay at most the budget's worth at once, however many syncs they send in parallel.
+          session.charge(ROWS_RESERVED)
+          let used = ROWS_RESERVED
           const upTo = await session.catchUp(roomId, async () => {
-            const result = await roomCatchUp(app.db, session.userId, roomId, lastSeq)
-            // Rows replayed are paid for after the fact: the next frames wait until the budget refills.
-            if (!result.reset) session.charge(Math.floor(result.frames.length / SYNC_ROWS_PER_UNIT), true)
+            const result = await roomCatchUp(app.db, session.userId, roomId, lastSeq).catch((err: unknown) => { used = 0; throw err })
+            used = result.reset ? 0 : Math.floor(result.frames.length / SYNC_ROWS_PER_UNIT)
             return result
-          })
+          }).finally(() => { session.refund(ROWS_RESERVED - used) })
           if (upTo !== undefined) done[key] = upTo
         } catch (err) {
           session.refuse(err, { room_id: roomId })

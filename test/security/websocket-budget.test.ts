@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ABUSE_REFUSALS } from '../../plugins/realtime/session.js'
 import { build, createRoom, joinRoom, json, seedMessages, signUp } from '../helper.js'
-import { type Frame, listen, TestSocket } from '../ws-client.js'
+import { type Frame, listen, refusedUpgrade, TestSocket } from '../ws-client.js'
 
 /**
  * Issue 17, items 2, 3, 10 and 15: every WebSocket frame costs the sender budget; sockets are
@@ -12,8 +12,8 @@ import { type Frame, listen, TestSocket } from '../ws-client.js'
 const isError = (f: Frame): boolean => f.type === 'error'
 
 t.test('every frame costs budget: a burst of presence:get is refused past it, with retry_after', async t => {
-  // 60 frames a minute: one a second, a burst of 6.
-  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '60' } })
+  // 120 frames a minute: two a second, a burst of 12.
+  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '120' } })
   const url = await listen(app)
   const alice = await signUp(app)
   const room = await createRoom(app, alice, 'budget')
@@ -22,14 +22,15 @@ t.test('every frame costs budget: a burst of presence:get is refused past it, wi
   const { code } = await socket.closed
   const answered = socket.all(f => f.type === 'presence:list').length
   const limited = socket.all(f => isError(f) && f.payload.code === 'RATE_LIMITED')
-  t.ok(answered >= 1 && answered <= 7, `at most the burst (and what refilled meanwhile) was answered: ${answered}`)
+  t.ok(answered >= 1 && answered <= 14, `at most the burst (and what refilled meanwhile) was answered: ${answered}`)
   t.equal(limited.length, ABUSE_REFUSALS, `the next ${ABUSE_REFUSALS} were refused`)
   t.ok(limited.every(f => Number.isInteger(f.payload.retry_after) && f.payload.retry_after >= 1), 'each refusal says when to retry')
   t.equal(code, 1008, 'and a socket that keeps going past the budget is closed (policy violation)')
 })
 
-t.test('a sync pays for the rooms it names and the rows it replays', async t => {
-  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '60' } })
+t.test('a sync pays for the rooms it names and the rows it replays, before it replays them', async t => {
+  // 120 frames a minute: two a second, a burst of 12; a room's replay reserves 10.
+  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '120' } })
   const url = await listen(app)
   const alice = await signUp(app)
   const room = await createRoom(app, alice, 'many rows')
@@ -38,15 +39,15 @@ t.test('a sync pays for the rooms it names and the rows it replays', async t => 
   socket.send({ type: 'sync', payload: { rooms: { [room]: 0 } } })
   const done = await socket.next(f => f.type === 'sync:done')
   t.same(done.payload, { rooms: { [room]: 1000 } }, 'the first sync is served: 1,000 rows')
-  socket.send({ type: 'presence:get', payload: { room_id: room } })
-  const refused = await socket.next(isError)
-  t.equal(refused.payload.code, 'RATE_LIMITED', 'the rows were paid for: the next frame waits')
-  t.ok(refused.payload.retry_after >= 5, `for the budget to refill (retry_after ${String(refused.payload.retry_after)} s)`)
+  const second = await TestSocket.as(t, url, alice)
+  second.send({ type: 'sync', payload: { rooms: { [room]: 0 } } })
+  const refused = await second.next(isError)
+  t.equal(refused.payload.code, 'RATE_LIMITED', 'the rows were paid for: another replay right away is refused, on any of the user\'s sockets')
+  t.ok(refused.payload.retry_after >= 1, `until the budget refills (retry_after ${String(refused.payload.retry_after)} s)`)
+  t.equal(second.all(f => f.type === 'message:new').length, 0, 'and nothing of it was sent')
 
-  const other = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '60' } })
-  const otherUrl = await listen(other)
-  const bob = await signUp(other)
-  const bobSocket = await TestSocket.as(t, otherUrl, bob)
+  const bob = await signUp(app)
+  const bobSocket = await TestSocket.as(t, url, bob)
   const rooms = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [String(1000 + i), 0]))
   bobSocket.send({ type: 'sync', payload: { rooms } })
   const tooMany = await bobSocket.next(isError)
@@ -156,4 +157,19 @@ t.test('typing and presence name the user as they are called now', async t => {
   aliceSocket.ws.close()
   const offline = await bobSocket.next(f => f.type === 'presence' && f.payload.status === 'offline')
   t.equal(offline.payload.username, 'alice-after', 'and so does the offline presence')
+})
+
+t.test('an upgrade refused before it reached the WebSocket plugin (the global limit) leaves no connection open', async t => {
+  const app = await build(t, { env: { RATE_LIMIT_GLOBAL: '3' } })
+  const url = await listen(app)
+  const statuses: number[] = []
+  // Anonymous (a token that does not verify): counted per address, refused before any route hook.
+  for (let i = 0; i < 6; i++) statuses.push((await refusedUpgrade(url, { headers: { authorization: 'Bearer not-a-token' } })).status)
+  t.ok(statuses.filter(s => s === 429).length >= 3, `refused with 429 past the limit: ${statuses.join(', ')}`)
+  let open = -1
+  for (let i = 0; i < 50 && open !== 0; i++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    open = await new Promise<number>(resolve => app.server.getConnections((_err, n) => resolve(n)))
+  }
+  t.equal(open, 0, 'every refused upgrade\'s connection was closed')
 })
