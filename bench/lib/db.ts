@@ -71,3 +71,25 @@ export async function seedRoom (url: string, prefix: string, count: number): Pro
     return { roomId, userIds }
   })
 }
+
+/**
+ * Appends `count` messages to a room in one statement. When the schema numbers messages per room
+ * (`messages.seq` and `rooms.last_seq`), the rows continue the room's numbering as a send would.
+ */
+export async function seedMessages (url: string, roomId: number, userId: number, count: number): Promise<void> {
+  await withClient(url, async c => {
+    const columns = await c.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'seq'")
+    const content = "'history message number ' || g || ', long enough to look like a real one'"
+    await c.query('BEGIN')
+    if (columns.rows.length > 0) {
+      await c.query(`INSERT INTO messages (room_id, user_id, content, seq)
+        SELECT $1, $2, ${content}, (SELECT last_seq FROM rooms WHERE id = $1) + g FROM generate_series(1, $3::int) g`, [roomId, userId, count])
+      await c.query('UPDATE rooms SET last_seq = last_seq + $2 WHERE id = $1', [roomId, count])
+    } else {
+      await c.query(`INSERT INTO messages (room_id, user_id, content) SELECT $1, $2, ${content} FROM generate_series(1, $3::int) g`, [roomId, userId, count])
+    }
+    await c.query('COMMIT')
+    await c.query('VACUUM ANALYZE messages')
+  })
+}
