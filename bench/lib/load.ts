@@ -111,3 +111,65 @@ export function probe (url: string, intervalMs: number, maxSeconds: number): { s
     }
   }
 }
+
+export interface PacedResult {
+  /** ms from each request's scheduled start to the end of its 200 answer (open loop: a slow answer does not delay the next request). */
+  latencies: number[]
+  /** Requests scheduled. */
+  sent: number
+  /** Non-200 answers, errors and timeouts. */
+  failed: number
+  /** Status codes other than 200, with their counts. */
+  statuses: Record<string, number>
+}
+
+/**
+ * Open-loop load at a fixed rate: one GET every `1000 / perSecond` ms for `seconds`, whatever the
+ * answers take (up to `maxInFlight` kept-alive connections; past that a request waits for one,
+ * and that wait counts in its latency). Latency is measured from when the request was due, so a
+ * stalled server is not hidden by the client slowing down with it (coordinated omission).
+ */
+export async function paced (url: string, options: { perSecond: number, seconds: number, headers?: Record<string, string>, maxInFlight?: number, timeoutMs?: number }): Promise<PacedResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight ?? 16 })
+  const intervalMs = 1000 / options.perSecond
+  const total = Math.max(1, Math.round(options.seconds * options.perSecond))
+  const result: PacedResult = { latencies: [], sent: 0, failed: 0, statuses: {} }
+  const once = async (due: number): Promise<void> => {
+    await new Promise<void>(resolve => {
+      const req = request(url, { agent, headers: options.headers, timeout: options.timeoutMs ?? 10_000 }, res => {
+        res.resume()
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            result.latencies.push(performance.now() - due)
+          } else {
+            result.failed++
+            result.statuses[String(res.statusCode)] = (result.statuses[String(res.statusCode)] ?? 0) + 1
+          }
+          resolve()
+        })
+      })
+      req.on('timeout', () => req.destroy(new Error('timeout')))
+      req.on('error', err => {
+        result.failed++
+        result.statuses[err.message] = (result.statuses[err.message] ?? 0) + 1
+        resolve()
+      })
+      req.end()
+    })
+  }
+  const started = performance.now()
+  const inFlight: Array<Promise<void>> = []
+  try {
+    for (let i = 0; i < total; i++) {
+      const due = started + i * intervalMs
+      const wait = due - performance.now()
+      if (wait > 0) await sleep(wait)
+      result.sent++
+      inFlight.push(once(due))
+    }
+    await Promise.all(inFlight)
+  } finally {
+    agent.destroy()
+  }
+  return result
+}
