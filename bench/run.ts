@@ -9,6 +9,7 @@ import { type Context, type Scenario, sharedServer } from './lib/context.js'
 import { createDatabase, dropDatabases } from './lib/db.js'
 import { killAllNow, root, stopAll } from './lib/proc.js'
 import { format, type Row, skipped } from './lib/report.js'
+import { p14 } from './scenarios/abuse.js'
 import { p6 } from './scenarios/history.js'
 import { p1, p2 } from './scenarios/http.js'
 import { p8 } from './scenarios/embedded.js'
@@ -22,7 +23,7 @@ const quick = args.includes('--quick')
 const only = args.find(a => a.startsWith('--only='))?.slice('--only='.length).toUpperCase().split(',')
 
 /** In priority order. */
-const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7]]
+const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7], ['P14', p14]]
 
 /** The whole run stops by itself after this, whatever happens. */
 const HARD_LIMIT_MS = (quick ? 5 : 40) * 60_000
