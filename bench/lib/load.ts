@@ -121,6 +121,8 @@ export interface PacedResult {
   failed: number
   /** Status codes other than 200, with their counts. */
   statuses: Record<string, number>
+  /** Per request in the order they were due: [ms from the start to when it was due, latency in ms (null: failed)]. */
+  timeline: Array<[number, number | null]>
 }
 
 /**
@@ -133,14 +135,17 @@ export async function paced (url: string, options: { perSecond: number, seconds:
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight ?? 16 })
   const intervalMs = 1000 / options.perSecond
   const total = Math.max(1, Math.round(options.seconds * options.perSecond))
-  const result: PacedResult = { latencies: [], sent: 0, failed: 0, statuses: {} }
+  const result: PacedResult = { latencies: [], sent: 0, failed: 0, statuses: {}, timeline: [] }
   const once = async (due: number): Promise<void> => {
+    const entry: [number, number | null] = [Math.round(due - started), null]
+    result.timeline.push(entry)
     await new Promise<void>(resolve => {
       const req = request(url, { agent, headers: options.headers, timeout: options.timeoutMs ?? 10_000 }, res => {
         res.resume()
         res.on('end', () => {
           if (res.statusCode === 200) {
             result.latencies.push(performance.now() - due)
+            entry[1] = Math.round((performance.now() - due) * 10) / 10
           } else {
             result.failed++
             result.statuses[String(res.statusCode)] = (result.statuses[String(res.statusCode)] ?? 0) + 1

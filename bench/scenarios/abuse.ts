@@ -221,7 +221,7 @@ export async function p14 (ctx: Context): Promise<Row[]> {
       victim: { readsPerSecond: READS_PER_SECOND, sendsPerSecond: SENDS_PER_SECOND },
       abuser: { sockets: ABUSER_SOCKETS, window: ABUSER_WINDOW, history: ABUSER_HISTORY, reopenPerSecond: REOPEN_PER_SECOND },
       summary: Object.fromEntries(Object.entries(runs).map(([name, run]) => [name, {
-        reads: { sent: run.reads.sent, ok: run.reads.latencies.length, failed: run.reads.failed, statuses: run.reads.statuses, p50: p(run, 50), p99: p(run, 99), max: p(run, 100) },
+        reads: { sent: run.reads.sent, ok: run.reads.latencies.length, failed: run.reads.failed, statuses: run.reads.statuses, p50: p(run, 50), p99: p(run, 99), max: p(run, 100), timeline: run.reads.timeline },
         deliveries: { sent: run.sends, lost: run.lost, p50: d(run, 50), p99: d(run, 99), max: d(run, 100) },
         errorFrames: run.errorFrames
       }])),
