@@ -94,6 +94,10 @@ export async function startChatServer (options: ChatServerOptions): Promise<Chat
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_ENABLED: 'false',
+    // Every bench client connects from 127.0.0.1, often as one user: the per-address and per-user
+    // socket caps (not rate limits, so RATE_LIMIT_ENABLED leaves them on) would refuse P3's and P7's sockets.
+    WS_MAX_SOCKETS_PER_USER: '100000',
+    WS_MAX_SOCKETS_PER_ADDRESS: '1000000',
     BCRYPT_COST: String(options.bcryptCost ?? 10),
     ...options.env
   }), nodeArgs)
