@@ -40,9 +40,16 @@ export interface Server {
   exited: Promise<number | string>
 }
 
-/** Starts the server as `npm start` does; SIGKILLed at teardown if still running. */
-export function start (t: Test, env: Record<string, string>): Server {
-  const child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+export interface StartOptions {
+  /** The directory to start in (default: this repository). */
+  cwd?: string
+  /** What node runs (default `scripts/start.mjs`, the `npm start` script). */
+  args?: string[]
+}
+
+/** Starts the server as `npm start` does (or node with `args`); SIGKILLed at teardown if still running. */
+export function start (t: Test, env: Record<string, string>, { cwd = root, args = ['scripts/start.mjs'] }: StartOptions = {}): Server {
+  const child = spawn(process.execPath, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', chunk => { stdout += chunk })
