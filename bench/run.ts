@@ -7,7 +7,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { type Context, type Scenario, sharedServer } from './lib/context.js'
 import { createDatabase, dropDatabases } from './lib/db.js'
-import { killAllNow, root, stopAll } from './lib/proc.js'
+import { buildIfStale, killAllNow, root, stopAll } from './lib/proc.js'
 import { format, type Row, skipped } from './lib/report.js'
 import { p14 } from './scenarios/abuse.js'
 import { p6 } from './scenarios/history.js'
@@ -54,6 +54,7 @@ const watchdog = setTimeout(() => {
 async function main (): Promise<number> {
   const started = Date.now()
   log(`${quick ? 'quick' : 'full'} run on ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'}), load average ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
+  buildIfStale()
   const databaseUrl = await createDatabase()
   const shared = sharedServer(databaseUrl)
   const ctx: Context = { quick, databaseUrl, log, details: {}, shared: shared.get }

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { childEnv } from './lib/context.js'
 import { createDatabase, dropDatabases, JWT_SECRET, signToken, withClient } from './lib/db.js'
-import { type Child, freePort, killAllNow, sleep, startTs, stop, stopAll, waitHealthy } from './lib/proc.js'
+import { buildIfStale, type Child, freePort, killAllNow, sleep, startServer, stop, stopAll, waitHealthy } from './lib/proc.js'
 
 function flag (name: string, fallback: number): number {
   const args = process.argv.slice(2)
@@ -190,11 +190,12 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
 async function main (): Promise<boolean> {
   log(`${MINUTES} min measured after ${WARM_UP_MS / 1000} s warm-up; ${SOCKETS} sockets in ${ROOMS} rooms; ${SENDS_PER_S} sends/s, ${READS_PER_S} reads/s, ${RECONNECTS} reconnects every 2 s; load average ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
+  buildIfStale()
   const databaseUrl = await createDatabase()
   const memoryFile = join(tmpdir(), `chat-soak-${process.pid}.json`)
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
-  const server = startTs('chat server', 'src/server.ts', childEnv({
+  const server = startServer('chat server', childEnv({
     HOST: '127.0.0.1',
     PORT: String(port),
     DATABASE_URL: databaseUrl,

@@ -1,7 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
-import pg from 'pg'
+import type pg from 'pg'
 import type { Database } from './database.js'
 import { openEmbedded } from './embedded.js'
 
@@ -56,6 +56,8 @@ export function poolConfig (databaseUrl: string, poolSize = 10): pg.PoolConfig {
 /** Opens Kysely on a pg pool, or on the embedded PGlite engine when no server is configured. */
 export async function connectDatabase (options: ConnectOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl !== undefined) {
+    // Loaded only for a server: the embedded engine's start-up does without its modules.
+    const { default: pg } = await import('pg')
     const pool = new pg.Pool(poolConfig(options.databaseUrl, options.poolSize))
     // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the
     // process. The server logs them (plugins/db.ts); until then they are ignored.

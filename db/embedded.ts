@@ -1,20 +1,40 @@
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { createRequire } from 'node:module'
+import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely } from 'kysely'
-import { PGliteDialect } from 'kysely-pglite-dialect'
-import { migrateToLatest, migrationFolder } from './migrate.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const pgliteVersion = (JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version
+/**
+ * migrate.ts's folder (both files live in db/), named here so that opening the engine loads only
+ * PGlite: it starts while the application's modules (Kysely's hundreds among them) load.
+ */
+const migrationFolder = fileURLToPath(new URL('migrations', import.meta.url))
 
-/** Names the current migrations by their content: a template made from other migrations is never used. */
-function migrationsHash (): string {
+// The node_modules that holds PGlite, found through module resolution rather than from this
+// file's place (db/embedded.ts, or the compiled dist/db/embedded.js).
+const pgliteEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
+const nodeModules = pgliteEntry.slice(0, pgliteEntry.lastIndexOf(`${sep}@electric-sql${sep}pglite${sep}`))
+const pgliteDir = join(nodeModules, '@electric-sql', 'pglite')
+const pgliteVersion = (JSON.parse(readFileSync(join(pgliteDir, 'package.json'), 'utf8')) as { version: string }).version
+
+/**
+ * Beside compiled migrations (dist/db/migrations/*.js), the build (scripts/build.mjs) writes the
+ * hash of the TypeScript sources they were compiled from.
+ */
+export const SOURCES_HASH_FILE = 'sources-hash.txt'
+
+/**
+ * Names the migrations by their content: a template made from other migrations is never used.
+ * A compiled folder answers with its sources' hash, so `npm start` (compiled) and the TypeScript
+ * runs (tests, `npm run dev`) name the same template.
+ */
+export function migrationsHash (folder = migrationFolder): string {
+  const recorded = join(folder, SOURCES_HASH_FILE)
+  if (existsSync(recorded)) return readFileSync(recorded, 'utf8').trim()
   const hash = createHash('sha256')
-  for (const file of readdirSync(migrationFolder).filter(f => /\.[jt]s$/.test(f)).sort()) {
-    hash.update(file).update(readFileSync(join(migrationFolder, file)))
+  for (const file of readdirSync(folder).filter(f => /\.[jt]s$/.test(f)).sort()) {
+    hash.update(file).update(readFileSync(join(folder, file)))
   }
   return hash.digest('hex').slice(0, 12)
 }
@@ -25,22 +45,29 @@ function migrationsHash (): string {
  * a tarball (loaded for `memory://`). Copying it takes a fraction of a second; initdb in
  * WebAssembly plus the migrations take five or more, which was most of a first `npm start`.
  */
-export const templateDir = join(root, 'node_modules', '.cache', 'chat-app', `pglite-${pgliteVersion}-${migrationsHash()}`)
+export const templateDir = join(nodeModules, '.cache', 'chat-app', `pglite-${pgliteVersion}-${migrationsHash()}`)
 const templateTarball = `${templateDir}.tar.gz`
 /** Present only once the template is complete. */
 const templateReady = join(templateDir, 'PG_VERSION')
 
+/**
+ * PostgreSQL's default 128 MB of shared buffers cost about 90 ms of every start (measured: 32 MB
+ * took as long as 8 MB). One process is the only client, and pages it evicts are a read from the
+ * operating system's cache away.
+ */
+const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB']
+
 /** Opens the embedded engine: `memory://` keeps nothing; a new directory starts as a copy of the template. */
 export async function openEmbedded (dataDir: string): Promise<PGlite> {
   if (dataDir === 'memory://') {
-    return await PGlite.create({ loadDataDir: existsSync(templateTarball) ? new Blob([readFileSync(templateTarball)]) : undefined })
+    return await PGlite.create({ startParams, loadDataDir: existsSync(templateTarball) ? new Blob([readFileSync(templateTarball)]) : undefined })
   }
   if (!existsSync(join(dataDir, 'PG_VERSION')) && existsSync(templateReady)) {
     mkdirSync(dataDir, { recursive: true })
     cpSync(templateDir, dataDir, { recursive: true })
   }
   mkdirSync(dataDir, { recursive: true })
-  return await PGlite.create(dataDir)
+  return await PGlite.create(dataDir, { startParams })
 }
 
 /** Writes the template (postinstall): initdb and every migration, into a directory and a tarball. */
@@ -49,6 +76,7 @@ export async function writeTemplate (): Promise<string> {
   rmSync(building, { recursive: true, force: true })
   mkdirSync(building, { recursive: true })
   const pglite = await PGlite.create(building)
+  const [{ Kysely }, { PGliteDialect }, { migrateToLatest }] = await Promise.all([import('kysely'), import('kysely-pglite-dialect'), import('./migrate.js')])
   await migrateToLatest(new Kysely<any>({ dialect: new PGliteDialect(pglite) }))
   const dump = await pglite.dumpDataDir('gzip')
   await pglite.close()

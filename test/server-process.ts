@@ -1,5 +1,7 @@
-// The server as a real process (`npm start`: node --import tsx src/server.ts), for the tests that
-// need signals, exit codes or a crash: start it, wait until it is healthy, stop it.
+// The server as a real process, started as `npm start` starts it (`node scripts/start.mjs`: the
+// compiled dist/src/server.js, once dist/ is known to be built from these sources), without npm in
+// front so that signals and exit codes are the server's: for the tests that need signals, exit
+// codes or a crash. Start it, wait until it is healthy, stop it.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -38,9 +40,16 @@ export interface Server {
   exited: Promise<number | string>
 }
 
-/** Starts the server as `npm start` does; SIGKILLed at teardown if still running. */
-export function start (t: Test, env: Record<string, string>): Server {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+export interface StartOptions {
+  /** The directory to start in (default: this repository). */
+  cwd?: string
+  /** What node runs (default `scripts/start.mjs`, the `npm start` script). */
+  args?: string[]
+}
+
+/** Starts the server as `npm start` does (or node with `args`); SIGKILLed at teardown if still running. */
+export function start (t: Test, env: Record<string, string>, { cwd = root, args = ['scripts/start.mjs'] }: StartOptions = {}): Server {
+  const child = spawn(process.execPath, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', chunk => { stdout += chunk })

@@ -1,5 +1,5 @@
 import { JWT_SECRET } from './db.js'
-import { type Child, freePort, startTs, stop, waitHealthy } from './proc.js'
+import { type Child, freePort, startServer, startTs, stop, waitHealthy } from './proc.js'
 import type { Row } from './report.js'
 
 /** What every scenario is handed. */
@@ -80,11 +80,11 @@ export interface ChatServerOptions {
  */
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
-/** `node --import tsx src/server.ts` (as `npm start`) as a separate process, rate limits off, logging at warn. */
+/** `node scripts/start.mjs` (as `npm start`: the compiled server) as a separate process, rate limits off, logging at warn. */
 export async function startChatServer (options: ChatServerOptions): Promise<ChatServer> {
   const port = await freePort()
   const started = Date.now()
-  const child = startTs('chat server', 'src/server.ts', childEnv({
+  const child = startServer('chat server', childEnv({
     HOST: '127.0.0.1',
     PORT: String(port),
     DATABASE_URL: options.databaseUrl ?? '',

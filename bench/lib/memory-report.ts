@@ -1,8 +1,9 @@
 /**
  * A preload for the soak only (`node --expose-gc --import tsx --import ./bench/lib/memory-report.ts
- * src/server.ts`): when the soak creates `<SOAK_MEMORY_FILE>.want`, the server collects garbage
- * (with --expose-gc) and writes its process.memoryUsage() as JSON to SOAK_MEMORY_FILE. The server
- * itself gets no debug endpoint. (Not a signal: close-with-grace shuts down on SIGUSR2 too.)
+ * scripts/start.mjs`: tsx for this file only, the server is the compiled one): when the soak
+ * creates `<SOAK_MEMORY_FILE>.want`, the server collects garbage (with --expose-gc) and writes
+ * its process.memoryUsage() as JSON to SOAK_MEMORY_FILE. The server itself gets no debug endpoint.
+ * (Not a signal: close-with-grace shuts down on SIGUSR2 too.)
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 

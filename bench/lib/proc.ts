@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -21,12 +21,29 @@ export interface Child {
 const running = new Set<Child>()
 
 /**
- * Starts `node --import tsx <script>` from the repository root with the given environment: the
- * way `npm start` runs the server (one process; the tsx CLI would add a parent process).
- * `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ * Starts `node --import tsx <script>` from the repository root with the given environment (the
+ * baselines; one process: the tsx CLI would add a parent process). `nodeArgs` go before the script.
  */
 export function startTs (name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
   return startProcess(name, process.execPath, [...nodeArgs, '--import', 'tsx', script], env)
+}
+
+/**
+ * Starts the chat server as `npm start` does, without npm in front: `node scripts/start.mjs`, which
+ * runs the compiled dist/src/server.js in the same process (so `pid` is the server's).
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ */
+export function startServer (name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
+  return startProcess(name, process.execPath, [...nodeArgs, 'scripts/start.mjs'], env)
+}
+
+/**
+ * Builds dist/ when it is missing or stale, before anything is timed: otherwise the first server
+ * started would spend its start-up in tsc.
+ */
+export function buildIfStale (): void {
+  const { status } = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root, stdio: ['ignore', 2, 2] })
+  if (status !== 0) throw new Error('node scripts/build.mjs --if-stale failed')
 }
 
 /** Starts a program from the repository root, in its own process group, keeping its last lines of output. */

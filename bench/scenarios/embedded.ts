@@ -7,7 +7,7 @@ import { stop } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
 
 /**
- * P8: `node --import tsx src/server.ts` (as `npm start`) with no database configured and a new DATA_DIR, from spawn to the first
+ * P8: `node scripts/start.mjs` (as `npm start`: the compiled server) with no database configured and a new DATA_DIR, from spawn to the first
  * 200 on GET /health (the database answers); then again on the same directory.
  */
 export async function p8 (ctx: Context): Promise<Row[]> {
