@@ -6,6 +6,8 @@ export interface Database {
   rooms: RoomsTable
   room_members: RoomMembersTable
   messages: MessagesTable
+  room_events: RoomEventsTable
+  reactions: ReactionsTable
   login_failures: LoginFailuresTable
   known_addresses: KnownAddressesTable
 }
@@ -37,6 +39,8 @@ export interface RoomsTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
   /** The last message sequence number given out in this room (0: none yet). */
   last_seq: ColumnType<number, number | undefined, number>
+  /** When the room's feed last moved (a message, an edit, a reaction, a member joining...). */
+  last_activity_at: ColumnType<Date, Date | string | undefined, Date | string>
 }
 
 export interface RoomMembersTable {
@@ -44,6 +48,10 @@ export interface RoomMembersTable {
   room_id: number
   user_id: number
   joined_at: CreatedAt
+  /** `owner` (the creator) or `member`. */
+  role: ColumnType<string, string | undefined, string>
+  /** The member's read marker: every feed entry up to this seq is read. Only moves forward. */
+  last_read_seq: ColumnType<number, number | undefined, number>
 }
 
 export interface MessagesTable {
@@ -56,6 +64,35 @@ export interface MessagesTable {
   seq: number
   /** The sender's own id for this send (idempotent retries); unique per user. */
   client_msg_id: string | null
+  edited_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** Set when it was deleted: the row stays as a tombstone (content '', no reactions). */
+  deleted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** The thread root this message replies to (a reply to a reply is stored with its root). */
+  reply_to: ColumnType<number | null, number | null | undefined, number | null>
+  /** The root's replies that are not deleted. */
+  reply_count: ColumnType<number, number | undefined, number>
+}
+
+/** Every feed entry of a room that is not a new message (those are `messages` rows at their seq). */
+export interface RoomEventsTable {
+  room_id: number
+  seq: number
+  /** The frame type: message:updated, message:deleted, reaction:added, member:joined, ... */
+  type: string
+  /** The message it is about, if any (an edit's current content is read from it when replayed). */
+  message_id: number | null
+  /** The frame's payload as sent live, without what replay reads from the message. */
+  data: ColumnType<Record<string, unknown>, string, string>
+  created_at: CreatedAt
+}
+
+export interface ReactionsTable {
+  /** Orders a message's emojis by first use. */
+  id: Generated<string>
+  message_id: number
+  user_id: number
+  emoji: string
+  created_at: CreatedAt
 }
 
 export interface LoginFailuresTable {
