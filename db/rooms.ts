@@ -8,7 +8,7 @@ export async function insertRoomWithCreator (db: Db, room: { name: string, descr
     const created = await trx.insertInto('rooms').values(room)
       .returning(['id', 'name', 'description', 'created_by', 'created_at'])
       .executeTakeFirstOrThrow()
-    await trx.insertInto('room_members').values({ room_id: created.id, user_id: room.created_by }).execute()
+    await trx.insertInto('room_members').values({ room_id: created.id, user_id: room.created_by, role: 'owner' }).execute()
     return created
   })
 }
@@ -43,12 +43,31 @@ export async function roomAccess (db: Db, roomId: number, userId: number): Promi
   return { exists: row !== undefined, member: row?.user_id != null }
 }
 
-/** Adds a member; joining twice changes nothing. Returns whether a row was added. */
-export async function addMember (db: Db, roomId: number, userId: number): Promise<boolean> {
-  const result = await db.insertInto('room_members').values({ room_id: roomId, user_id: userId })
-    .onConflict(oc => oc.columns(['room_id', 'user_id']).doNothing())
-    .executeTakeFirst()
-  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
+/** A member's role in the room, or undefined when not a member. */
+export async function memberRole (db: Db, roomId: number, userId: number): Promise<string | undefined> {
+  const row = await db.selectFrom('room_members').select('role').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
+  return row?.role
+}
+
+/** Adds a member whose read marker starts at `lastReadSeq` (what they joined at). */
+export async function insertMember (db: Db, roomId: number, userId: number, role: string, lastReadSeq: number): Promise<void> {
+  await db.insertInto('room_members').values({ room_id: roomId, user_id: userId, role, last_read_seq: lastReadSeq }).execute()
+}
+
+/** Removes a member; returns the role they had, or undefined when they were not one. */
+export async function deleteMember (db: Db, roomId: number, userId: number): Promise<string | undefined> {
+  const row = await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).returning('role').executeTakeFirst()
+  return row?.role
+}
+
+/** The member who has been in the room longest (who takes over when its owner leaves), if any. */
+export async function longestMember (db: Db, roomId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('joined_at').orderBy('id').limit(1).executeTakeFirst()
+  return row?.user_id
+}
+
+export async function setRole (db: Db, roomId: number, userId: number, role: string): Promise<void> {
+  await db.updateTable('room_members').set({ role }).where('room_id', '=', roomId).where('user_id', '=', userId).execute()
 }
 
 export async function roomIdsOfUser (db: Db, userId: number): Promise<number[]> {

@@ -164,7 +164,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(async function api (v1) {
     v1.register(userRoutes, { prefix: '/users', config })
     v1.register(roomRoutes, { prefix: '/rooms', config })
-    v1.register(messageRoutes, { prefix: '/messages' })
+    v1.register(messageRoutes, { prefix: '/messages', config })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })

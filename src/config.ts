@@ -22,6 +22,8 @@ export interface Config {
   jwt: { secret: string, expiresIn: string, issuer: string, audience: string }
   /** How long (ms) a user's auth state (token version, disabled, role) is reused between database reads; 0 reads it every request. */
   authCacheMs: number
+  /** MESSAGE_EDIT_WINDOW: how long (ms) after sending a message may be edited; 0: no limit. */
+  messages: { editWindowMs: number }
   bcryptCost: number
   corsOrigins: string[] | true | false
   /**
@@ -295,6 +297,9 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
       audience: str(env, 'JWT_AUDIENCE') ?? 'chat-app'
     },
     authCacheMs: int(env, 'AUTH_CACHE_SECONDS', 5, 0, 300) * 1000,
+    messages: {
+      editWindowMs: int(env, 'MESSAGE_EDIT_WINDOW', 0, 0, 10 * 365 * 86_400) * 1000
+    },
     bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
     corsOrigins,
     wsOrigins: environment === 'development' || corsOrigins,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { ChatBus, ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
+import { type ChatBus, type ChatEvent, feedSeq, type FrameEvent, type RoomFrameEvent } from '../../src/chat/events.js'
 import { withTimeout } from '../../src/timeouts.js'
 import { redisClient, scopedKey } from '../redis.js'
 import { frameBytes, withFrame } from './hub.js'
@@ -25,9 +25,10 @@ export interface RedisFanoutOptions {
  * ioredis reconnects (and resubscribes) by itself. A message on the channel is one header line,
  * then, for room frames, the frame exactly as sockets receive it (no instance serializes it again):
  *
- *     <instance id> r <room id> <seq>\n<frame>        a frame for the room's sockets (a message at <seq>; 0: none)
+ *     <instance id> r <room id> <seq>\n<frame>        a frame for the room's sockets (a feed change at <seq>; 0: none)
  *     <instance id> r <room id> 0 <user id>\n<frame>  the same, skipping that user's sockets (typing, presence)
- *     <instance id> j <user id> <room id>\n           the user joined the room: subscribe their sockets
+ *     <instance id> u <user id>\n<frame>              a frame for that user's sockets (read)
+ *     <instance id> j <user id> <room id>\n           the user created the room: subscribe their sockets
  *     <instance id> k <user id> <version>\n           the user's tokens older than <version> were revoked
  *
  * Returns the function that stops it.
@@ -71,18 +72,20 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
 
 function encode (event: ChatEvent): string {
   switch (event.type) {
-    case 'message:new': return `r ${event.room_id} ${event.payload.seq}`
+    case 'room:subscribe': return `j ${event.user_id} ${event.room_id}`
+    case 'user:revoked': return `k ${event.user_id} ${event.token_version}`
+    case 'read': return `u ${event.user_id}`
     case 'typing':
     case 'presence': return `r ${event.room_id} 0 ${event.payload.user_id}`
-    case 'member:joined': return `j ${event.user_id} ${event.room_id}`
-    case 'user:revoked': return `k ${event.user_id} ${event.token_version}`
+    default: return `r ${event.room_id} ${feedSeq(event) ?? 0}`
   }
 }
 
 function decode ([kind, a, b]: string[], frame: Buffer): ChatEvent | undefined {
-  if (kind === 'j') return { type: 'member:joined', user_id: Number(a), room_id: Number(b) }
+  if (kind === 'j') return { type: 'room:subscribe', user_id: Number(a), room_id: Number(b) }
   if (kind === 'k') return { type: 'user:revoked', user_id: Number(a), token_version: Number(b) }
-  if (kind !== 'r') return undefined
-  const { type, payload } = JSON.parse(frame.toString()) as { type: RoomFrameEvent['type'], payload: never }
+  if (kind !== 'r' && kind !== 'u') return undefined
+  const { type, payload } = JSON.parse(frame.toString()) as { type: FrameEvent['type'], payload: never }
+  if (kind === 'u') return withFrame({ type, user_id: Number(a), payload } as FrameEvent, frame)
   return withFrame({ type, room_id: Number(a), payload } as RoomFrameEvent, frame)
 }

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws'
-import type { ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
-import type { ServerFrame } from '../../src/schemas/realtime.js'
+import { type ChatEvent, feedSeq, type FrameEvent } from '../../src/chat/events.js'
+import type { ServerFrame, ServerPayload } from '../../src/schemas/realtime.js'
 
 /** Close codes the server uses (RFC 6455 section 7.4 and the IANA registry). */
 export const CloseCode = {
@@ -125,7 +125,7 @@ export interface HubOptions {
 const REVOKED_MEMORY_MS = 10 * 60_000
 
 /** The frame a room event becomes, serialized once however many sockets get it. */
-export function frameBytes (event: RoomFrameEvent): Buffer {
+export function frameBytes (event: FrameEvent): Buffer {
   let bytes = serialized.get(event)
   if (bytes === undefined) {
     bytes = Buffer.from(JSON.stringify({ type: event.type, payload: event.payload }))
@@ -133,10 +133,10 @@ export function frameBytes (event: RoomFrameEvent): Buffer {
   }
   return bytes
 }
-const serialized = new WeakMap<RoomFrameEvent, Buffer>()
+const serialized = new WeakMap<FrameEvent, Buffer>()
 
 /** Hands over bytes already received (from another instance) as the event's frame, so they are not serialized again. */
-export function withFrame<E extends RoomFrameEvent> (event: E, bytes: Buffer): E {
+export function withFrame<E extends FrameEvent> (event: E, bytes: Buffer): E {
   serialized.set(event, bytes)
   return event
 }
@@ -159,12 +159,21 @@ export class Hub {
   /** What the bus carries, delivered to this instance's sockets. */
   handle (event: ChatEvent): void {
     switch (event.type) {
-      case 'message:new': this.deliver(event.room_id, frameBytes(event), event.payload.seq); return
       case 'typing':
       case 'presence': this.deliver(event.room_id, frameBytes(event), undefined, event.payload.user_id); return
-      case 'member:joined': this.subscribeUser(event.user_id, event.room_id); return
-      case 'user:revoked': this.revokeUser(event.user_id, event.token_version)
+      case 'room:subscribe': this.subscribeUser(event.user_id, event.room_id); return
+      case 'user:revoked': this.revokeUser(event.user_id, event.token_version); return
+      case 'read': this.deliverToUser(event.user_id, frameBytes(event)); return
+      case 'member:joined':
+        // The new member's sockets listen from this frame on (they get it too).
+        this.subscribeUser(event.payload.user.id, event.room_id)
+        break
+      case 'member:left':
+        // From this seq on, nothing of the room reaches the former member's sockets.
+        this.removeUserFromRoom(event.payload.user_id, event.room_id, event.payload.reason)
+        break
     }
+    this.deliver(event.room_id, frameBytes(event), feedSeq(event))
   }
 
   /**
@@ -216,6 +225,21 @@ export class Hub {
   /** Subscribes every local socket of a user to a room (the user joined it). */
   subscribeUser (userId: number, roomId: number): void {
     for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId)
+  }
+
+  /** Stops a user's local sockets listening to a room, telling each with `room:removed`. */
+  removeUserFromRoom (userId: number, roomId: number, reason: ServerPayload<'room:removed'>['reason']): void {
+    const frame = JSON.stringify({ type: 'room:removed', payload: { room_id: roomId, reason } })
+    for (const client of this.byUser.get(userId) ?? []) {
+      if (!client.rooms.has(roomId)) continue
+      this.unsubscribe(client, roomId)
+      this.send(client, frame)
+    }
+  }
+
+  /** Sends a frame to every local socket of a user. */
+  deliverToUser (userId: number, frame: Buffer): void {
+    for (const client of [...this.byUser.get(userId) ?? []]) this.send(client, frame)
   }
 
   /**

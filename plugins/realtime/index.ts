@@ -95,8 +95,9 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   // A new member who is online shows up as online to the room's other members (once: where the join happened).
   const stopAnnouncing = app.bus.subscribe((event, remote) => {
     if (event.type !== 'member:joined' || remote) return
-    presence.online([event.user_id])
-      .then(async online => { if (online.has(event.user_id)) await announcePresenceOf(app, event.user_id, [event.room_id], 'online') })
+    const userId = event.payload.user.id
+    presence.online([userId])
+      .then(async online => { if (online.has(userId)) await announcePresenceOf(app, userId, [event.room_id], 'online') })
       .catch((err: unknown) => { app.log.warn({ err }, 'could not announce a new member\'s presence') })
   })
   const typing = new Throttle(TYPING_INTERVAL_MS)

@@ -3,11 +3,14 @@ import { Type } from '@sinclair/typebox'
 import type { Config } from '../../src/config.js'
 import { roomHistory } from '../../src/chat/messages.js'
 import { listRooms } from '../../db/rooms.js'
-import { createRoom, joinRoom } from '../../src/chat/rooms.js'
+import { markRead } from '../../src/chat/read-state.js'
+import { createRoom, joinRoom, leaveRoom } from '../../src/chat/rooms.js'
+import { roomEvents } from '../../src/chat/sync.js'
 import { tooManyRequests } from '../../src/errors.js'
 import { authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
-import { CreateRoomBody, JoinResponse, Room, RoomList } from '../../src/schemas/rooms.js'
+import { FeedFrameList } from '../../src/schemas/realtime.js'
+import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList } from '../../src/schemas/rooms.js'
 
 const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.addHook('onRequest', app.authenticate)
@@ -74,6 +77,50 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(MessageList, { description: 'Messages, oldest first' }), ...errors(400, 403, 404, ...authErrors) }
     }
   }, async (request) => await roomHistory(app, request.user.id, request.params.id, request.query))
+
+  app.post('/:id/leave', {
+    schema: {
+      operationId: 'leaveRoom',
+      tags: ['rooms'],
+      summary: 'Leave a room',
+      description: 'The feed gets `member:left` (reason `left`); from that seq nothing of the room reaches your sockets (they get `room:removed`). ' +
+        'An owner who leaves hands the room to the member who has been in it longest (`member:updated`). Not a member: 403.',
+      security: bearer,
+      params: IdParams,
+      response: { 204: Type.Null({ description: 'Left' }), ...errors(400, 403, 404, ...authErrors) }
+    }
+  }, async (request, reply) => {
+    await leaveRoom(app, request.user.id, request.params.id)
+    return await reply.code(204).send(null)
+  })
+
+  app.post('/:id/read', {
+    schema: {
+      operationId: 'markRoomRead',
+      tags: ['rooms'],
+      summary: 'Move your read marker',
+      description: 'The marker only moves forward (a lower seq changes nothing) and stops at the room\'s last seq. Your other sockets get `read` with the same body. ' +
+        'Sending a message moves your marker past it by itself. Members only.',
+      security: bearer,
+      params: IdParams,
+      body: Type.Ref(ReadBody),
+      response: { 200: Type.Ref(ReadState, { description: 'Your read state in the room now' }), ...errors(...bodyErrors, 403, 404, ...authErrors) }
+    }
+  }, async (request) => await markRead(app, request.user.id, request.params.id, request.body.seq))
+
+  app.get('/:id/events', {
+    schema: {
+      operationId: 'listRoomEvents',
+      tags: ['rooms'],
+      summary: 'The room\'s feed after a seq, oldest first',
+      description: 'The same frames a socket gets live and from `sync`, as `[{type, payload}]`, for clients without a socket: every change after `after`, ' +
+        'messages in their current state (edits applied, tombstones for deletes). Members only.',
+      security: bearer,
+      params: IdParams,
+      querystring: EventsQuery,
+      response: { 200: Type.Ref(FeedFrameList, { description: 'Feed frames, oldest first' }), ...errors(400, 403, 404, ...authErrors) }
+    }
+  }, async (request) => await roomEvents(app, request.user.id, request.params.id, request.query))
 }
 
 export default rooms

@@ -2,8 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
+import { myRooms } from '../../src/chat/read-state.js'
 import { getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
+import { MyRoomList } from '../../src/schemas/rooms.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
 
 const byAddress = (request: { ip: string }): string => `ip:${addressKey(request.ip)}`
@@ -76,6 +78,20 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(User, { description: 'You' }), ...errors(...authErrors) }
     }
   }, async (request) => await getUser(app, request.user.id, request.user))
+
+  app.get('/me/rooms', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'listMyRooms',
+      tags: ['rooms'],
+      summary: 'Your rooms, most recent activity first',
+      description: 'Each Room with your `role`, `last_read_seq`, `unread_count` (the room\'s messages after your marker that are not deleted and not yours) ' +
+        'and `last_message` (its newest message that is not deleted, or null). Its cost follows your rooms and what is unread in them, not their history.',
+      security: bearer,
+      querystring: Pagination,
+      response: { 200: Type.Ref(MyRoomList, { description: 'Your rooms' }), ...errors(400, ...authErrors) }
+    }
+  }, async (request) => await myRooms(app, request.user.id, request.query))
 
   app.patch('/me', {
     onRequest: app.authenticate,

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events'
 import type { MessageView } from '../schemas/messages.js'
-import type { ServerPayload } from '../schemas/realtime.js'
+import type { FeedFrameType, ServerPayload } from '../schemas/realtime.js'
+
+/** A change of the room feed, after commit: its frame goes to the room's member sockets in seq order. */
+type FeedEvent<T extends FeedFrameType> = { type: T, room_id: number, payload: ServerPayload<T> }
 
 /**
  * Everything that happened, after it was committed (or, for typing and presence, as it
@@ -10,8 +13,17 @@ import type { ServerPayload } from '../schemas/realtime.js'
 export type ChatEvent =
   /** A message was stored: its room's member sockets get `message:new`. */
   | { type: 'message:new', room_id: number, payload: MessageView }
-  /** A user became a member (joined, or created the room): their open sockets subscribe to it. */
-  | { type: 'member:joined', room_id: number, user_id: number }
+  | FeedEvent<'message:updated'> | FeedEvent<'message:deleted'>
+  | FeedEvent<'reaction:added'> | FeedEvent<'reaction:removed'>
+  /** Someone became a member: their open sockets subscribe to the room, then every member's get the frame. */
+  | FeedEvent<'member:joined'>
+  /** Someone stopped being a member: their sockets stop listening (and get `room:removed`), the others get the frame. */
+  | FeedEvent<'member:left'>
+  | FeedEvent<'member:updated'> | FeedEvent<'room:updated'>
+  /** A user created a room (not a feed change: nobody else is in it): their open sockets subscribe to it. */
+  | { type: 'room:subscribe', room_id: number, user_id: number }
+  /** The user's read marker moved: their own sockets get `read`. */
+  | { type: 'read', user_id: number, payload: ServerPayload<'read'> }
   /** The user's tokens older than `token_version` were revoked (logout, new password or email, disabled): their sockets close. */
   | { type: 'user:revoked', user_id: number, token_version: number }
   /** A member is typing: the room's other members get `typing`. Never stored. */
@@ -19,8 +31,18 @@ export type ChatEvent =
   /** A member came online or went offline: the room's other members get `presence`. */
   | { type: 'presence', room_id: number, payload: ServerPayload<'presence'> }
 
-/** Events a room's member sockets receive as a frame `{type, payload}`. */
-export type RoomFrameEvent = Extract<ChatEvent, { payload: unknown }>
+/** Events sockets receive as a frame `{type, payload}`. */
+export type FrameEvent = Extract<ChatEvent, { payload: unknown }>
+/** Events a room's member sockets receive as a frame. */
+export type RoomFrameEvent = Extract<FrameEvent, { room_id: number }>
+/** The feed's events: each has the room's next seq. */
+export type RoomFeedEvent = Extract<RoomFrameEvent, { type: FeedFrameType }>
+
+/** The seq of a feed event (undefined for typing and presence). */
+export function feedSeq (event: RoomFrameEvent): number | undefined {
+  const { seq } = event.payload as { seq?: unknown }
+  return typeof seq === 'number' ? seq : undefined
+}
 
 /**
  * The bus. `publish` is for what happened on this instance; `receive` for what another instance

@@ -1,9 +1,13 @@
-import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages } from '../../db/messages.js'
+import { appendEvent, lockRoom } from '../../db/feed.js'
+import { findByClientMsgId, insertMessage, isDuplicateClientMsgId, listMessages, listReplies, markDeleted, type MessageAccess, type MessageRow, messageFor, roomOfMessage, updateContent } from '../../db/messages.js'
+import { clearReactions } from '../../db/reactions.js'
 import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/database.js'
 import { badRequest, conflict, forbidden, notFound } from '../errors.js'
-import type { HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
-import type { ChatBus } from './events.js'
+import type { EditMessageInput, HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
+import type { ChatBus, RoomFeedEvent } from './events.js'
+import { isoOrNull } from './feed.js'
+import { messageView, messageViews, newMessageView } from './message-views.js'
 import { checkMessageText } from './text.js'
 
 /** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
@@ -30,7 +34,7 @@ export async function sendMessage ({ db, bus }: { db: Db, bus: ChatBus }, userId
   // from what was stored. Normalised first, so what is stored is what is compared.
   const content = checkMessageText(input.content.toWellFormed())
   const row = { room_id: input.room_id, user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() }
-  let message: MessageView | undefined
+  let message: MessageRow | undefined
   try {
     message = await insertMessage(db, row)
     if (message === undefined) {
@@ -43,24 +47,115 @@ export async function sendMessage ({ db, bus }: { db: Db, bus: ChatBus }, userId
     // A retry of a send already stored (or two copies racing): the database kept one.
     const original = row.client_msg_id !== undefined && isDuplicateClientMsgId(err) ? await findByClientMsgId(db, userId, row.client_msg_id) : undefined
     if (original === undefined) throw err
-    return replay(original, input.room_id, content)
+    return await replay(db, userId, original, input.room_id, content)
   }
   // The user left again in between.
   if (message === undefined) throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')
-  bus.publish({ type: 'message:new', room_id: message.room_id, payload: message })
-  return { message, created: true }
+  const view = newMessageView(message)
+  bus.publish({ type: 'message:new', room_id: view.room_id, payload: view })
+  return { message: view, created: true }
 }
 
 /** A retry must be the same send: the same room and content. Anything else reuses an id by mistake. */
-function replay (original: MessageView, roomId: number, content: string): SentMessage {
+async function replay (db: Db, userId: number, original: MessageRow, roomId: number, content: string): Promise<SentMessage> {
   if (original.room_id !== roomId || original.content !== content) {
     throw conflict('client_msg_id was already used for a different message', 'CLIENT_MSG_ID_REUSED')
   }
-  return { message: original, created: false }
+  return { message: await messageView(db, userId, original), created: false }
 }
 
 export async function roomHistory ({ db }: { db: Db }, userId: number, roomId: number, page: HistoryPage): Promise<MessageView[]> {
   if (page.before !== undefined && page.after !== undefined) throw badRequest('use either before or after, not both')
   await assertMember(db, userId, roomId)
-  return await listMessages(db, roomId, page)
+  return await messageViews(db, userId, await listMessages(db, roomId, page))
+}
+
+/** The one answer for a message the user cannot read, whether it exists or not: ids never reveal other rooms. */
+const messageNotFound = (): Error => notFound('Message not found', 'MESSAGE_NOT_FOUND')
+
+/** Who is acting: their id and their site role (`admin` may delete any message). */
+export interface Actor { id: number, role: string }
+
+/**
+ * Runs `change` in a transaction that holds the message's room lock (the feed's counter), with the
+ * message as it is under that lock and the actor's membership of its room; what `change` returns
+ * is published after the commit. 404 MESSAGE_NOT_FOUND when there is no such message, or (unless
+ * `anyRoom`) the actor is not a member of its room.
+ */
+export async function changeMessage<T> (
+  { db, bus }: Deps, actorId: number, messageId: number, anyRoom: boolean,
+  change: (trx: Db, access: MessageAccess) => Promise<{ result: T, event?: RoomFeedEvent }>
+): Promise<T> {
+  const roomId = await roomOfMessage(db, messageId)
+  if (roomId === undefined) throw messageNotFound()
+  const { result, event } = await db.transaction().execute(async trx => {
+    if (!await lockRoom(trx, roomId)) throw messageNotFound()
+    const access = await messageFor(trx, messageId, actorId)
+    if (access === undefined || (access.role === null && !anyRoom)) throw messageNotFound()
+    return await change(trx, access)
+  })
+  if (event !== undefined) bus.publish(event)
+  return result
+}
+
+interface Deps { db: Db, bus: ChatBus }
+
+/**
+ * Edits a message's content (its author only, within `editWindowMs` of sending; 0: no limit). The
+ * send rules apply to the content. Unchanged content answers the message and changes nothing;
+ * otherwise the feed gets `message:updated`.
+ */
+export async function editMessage (deps: Deps, userId: number, messageId: number, input: EditMessageInput, editWindowMs: number): Promise<MessageView> {
+  const content = checkMessageText(input.content.toWellFormed())
+  const row = await changeMessage(deps, userId, messageId, false, async (trx, { message }) => {
+    if (message.user_id !== userId) throw forbidden('Only its author may edit a message', 'NOT_AUTHOR')
+    if (message.deleted_at !== null) throw conflict('The message was deleted', 'MESSAGE_DELETED')
+    if (editWindowMs > 0 && Date.now() - new Date(message.created_at).getTime() > editWindowMs) {
+      throw forbidden(`Messages can only be edited within ${Math.round(editWindowMs / 1000)} seconds of sending`, 'EDIT_WINDOW_PASSED')
+    }
+    if (message.content === content) return { result: message }
+    const editedAt = await updateContent(trx, message.id, content)
+    const seq = await appendEvent(trx, message.room_id, 'message:updated', { message_id: message.id }, message.id)
+    const edited = { ...message, content, edited_at: editedAt }
+    return {
+      result: edited,
+      event: { type: 'message:updated', room_id: message.room_id, payload: { seq, room_id: message.room_id, message_id: message.id, content, edited_at: isoOrNull(editedAt) } }
+    }
+  })
+  return await messageView(deps.db, userId, row)
+}
+
+/**
+ * Deletes a message: its author, the room's owner (and moderators), and site admins may. It stays
+ * as a tombstone (content gone, reactions gone, place kept); the feed gets `message:deleted`.
+ * Deleting it again changes nothing.
+ */
+export async function deleteMessage (deps: Deps, actor: Actor, messageId: number): Promise<void> {
+  const admin = actor.role === 'admin'
+  await changeMessage(deps, actor.id, messageId, admin, async (trx, { message, role }) => {
+    const allowed = message.user_id === actor.id || role === 'owner' || role === 'moderator' || admin
+    if (!allowed) throw forbidden('Only its author, the room\'s owner and moderators, and admins may delete a message', 'NOT_ALLOWED')
+    if (message.deleted_at !== null) return { result: undefined }
+    await markDeleted(trx, message)
+    await clearReactions(trx, message.id)
+    const seq = await appendEvent(trx, message.room_id, 'message:deleted', { message_id: message.id }, message.id)
+    return { result: undefined, event: { type: 'message:deleted', room_id: message.room_id, payload: { seq, room_id: message.room_id, message_id: message.id } } }
+  })
+}
+
+/** A message the user may read (a member of its room), with their reactions; 404 otherwise. */
+export async function readableMessage (db: Db, userId: number, messageId: number): Promise<MessageRow> {
+  const access = await messageFor(db, messageId, userId)
+  if (access === undefined || access.role === null) throw messageNotFound()
+  return access.message
+}
+
+/**
+ * A page of a thread: the replies of the message's thread root (the message itself, or the root it
+ * replies to), oldest first, tombstones included. Members of the room only (404 otherwise).
+ */
+export async function threadReplies ({ db }: { db: Db }, userId: number, messageId: number, page: { limit: number, before?: number | undefined, after?: number | undefined }): Promise<MessageView[]> {
+  if (page.before !== undefined && page.after !== undefined) throw badRequest('use either before or after, not both')
+  const message = await readableMessage(db, userId, messageId)
+  return await messageViews(db, userId, await listReplies(db, message.reply_to ?? message.id, page))
 }

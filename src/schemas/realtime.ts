@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Id, ID_TEXT } from './common.js'
 import { Message, SendMessageBody } from './messages.js'
+import { ReadState, Room, RoomRole } from './rooms.js'
 import { INT32_MAX } from '../limits.js'
 
 /**
@@ -25,13 +26,14 @@ export const RoomJoinPayload = Type.Object({
 
 /** Most rooms one `sync` frame may name. */
 export const MAX_SYNC_ROOMS = 500
-/** Most messages one catch-up sends for a room; further behind, the client gets `sync:reset`. */
+/** Most feed frames one catch-up sends for a room; further behind, the client gets `sync:reset`. */
 export const MAX_CATCH_UP = 1000
 
 /**
  * `sync`: after a reconnect, the last `seq` the client has per room (0: none). The server sends,
- * per room, every message after it as `message:new` in order (or `sync:reset` when more than
- * 1,000 are missing), then `sync:done`; live messages follow with no gap and no duplicate.
+ * per room, every feed frame after it in order, as it was sent live but showing each message's
+ * current state (edits applied, tombstones for deletes) — or `sync:reset` when more than 1,000 are
+ * missing —, then `sync:done`; live frames follow with no gap and no duplicate.
  */
 export const SyncPayload = Type.Object({
   rooms: Type.Record(
@@ -90,7 +92,7 @@ export const ErrorPayload = Type.Object({
 /** `room:joined`: the `room:join` succeeded; this socket (and the user's others) now get the room's messages. */
 export const RoomJoinedPayload = Type.Object({ room_id: Id }, { $id: 'RoomJoinedPayload', title: 'RoomJoinedPayload' })
 
-/** `sync:reset`: more than 1,000 messages are missing in the room; fetch its history over REST instead. */
+/** `sync:reset`: more than 1,000 feed frames are missing in the room; fetch its history over REST instead. */
 export const SyncResetPayload = Type.Object({ room_id: Id }, { $id: 'SyncResetPayload', title: 'SyncResetPayload' })
 
 /** `sync:done`: the catch-up is sent; per room, the last seq the client now has (reset rooms are left out). */
@@ -122,9 +124,85 @@ export const PresenceListPayload = Type.Object({
   user_ids: Type.Array(Id, { description: 'Ids of the members with at least one open socket (the asking user included), ascending' })
 }, { $id: 'PresenceListPayload', title: 'PresenceListPayload' })
 
+const Seq = Type.Integer({ format: 'int32', minimum: 1, maximum: INT32_MAX, description: 'The change\'s position in the room\'s feed' })
+
+/** `message:updated` (feed): a message's content was edited. Replayed with the message's current content (empty once deleted). */
+export const MessageUpdatedPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  message_id: Id,
+  content: Type.String({ description: 'The content now' }),
+  edited_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+}, { $id: 'MessageUpdatedPayload', title: 'MessageUpdatedPayload' })
+
+/** `message:deleted` (feed): a message became a tombstone. */
+export const MessageDeletedPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  message_id: Id
+}, { $id: 'MessageDeletedPayload', title: 'MessageDeletedPayload' })
+
+/** `reaction:added` / `reaction:removed` (feed): `count` is that emoji's count on the message after the change. */
+export const ReactionEventPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  message_id: Id,
+  user_id: Id,
+  emoji: Type.String({ maxLength: 64 }),
+  count: Type.Integer({ minimum: 0 })
+}, { $id: 'ReactionEventPayload', title: 'ReactionEventPayload' })
+
+/** `member:joined` (feed): someone became a member. */
+export const MemberJoinedPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  user: Type.Object({ id: Id, username: Type.Union([Type.String(), Type.Null()]) }),
+  role: Type.Ref(RoomRole)
+}, { $id: 'MemberJoinedPayload', title: 'MemberJoinedPayload' })
+
+/** `member:left` (feed): someone stopped being a member. Their own sockets get `room:removed` instead. */
+export const MemberLeftPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  user_id: Id,
+  reason: Type.Union([Type.Literal('left'), Type.Literal('kicked'), Type.Literal('banned')])
+}, { $id: 'MemberLeftPayload', title: 'MemberLeftPayload' })
+
+/** `member:updated` (feed): a member's role or mute changed. */
+export const MemberUpdatedPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  user_id: Id,
+  role: Type.Ref(RoomRole),
+  muted_until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+}, { $id: 'MemberUpdatedPayload', title: 'MemberUpdatedPayload' })
+
+/** `room:updated` (feed): the room's name, description or privacy changed. */
+export const RoomUpdatedPayload = Type.Object({
+  seq: Seq,
+  room_id: Id,
+  room: Type.Ref(Room)
+}, { $id: 'RoomUpdatedPayload', title: 'RoomUpdatedPayload' })
+
+/** `room:removed` (not in the feed): this user is no longer a member; nothing more of the room reaches their sockets. */
+export const RoomRemovedPayload = Type.Object({
+  room_id: Id,
+  reason: Type.Union([Type.Literal('left'), Type.Literal('kicked'), Type.Literal('banned')])
+}, { $id: 'RoomRemovedPayload', title: 'RoomRemovedPayload' })
+
 /** Server -> client frames. */
 export const serverPayloads = {
   'message:new': Message,
+  'message:updated': MessageUpdatedPayload,
+  'message:deleted': MessageDeletedPayload,
+  'reaction:added': ReactionEventPayload,
+  'reaction:removed': ReactionEventPayload,
+  'member:joined': MemberJoinedPayload,
+  'member:left': MemberLeftPayload,
+  'member:updated': MemberUpdatedPayload,
+  'room:updated': RoomUpdatedPayload,
+  'room:removed': RoomRemovedPayload,
+  read: ReadState,
   'room:joined': RoomJoinedPayload,
   'sync:reset': SyncResetPayload,
   'sync:done': SyncDonePayload,
@@ -136,6 +214,15 @@ export const serverPayloads = {
 
 export type ServerFrameType = keyof typeof serverPayloads
 export type ServerPayload<T extends ServerFrameType> = Static<(typeof serverPayloads)[T]>
+/** Frames of the room feed: each takes the room's next seq and is replayed by `sync`. */
+export const FEED_FRAME_TYPES = ['message:new', 'message:updated', 'message:deleted', 'reaction:added', 'reaction:removed', 'member:joined', 'member:left', 'member:updated', 'room:updated'] as const
+export type FeedFrameType = typeof FEED_FRAME_TYPES[number]
+/** `GET /rooms/{id}/events`: feed frames as the sockets get them. */
+export const FeedFrameList = Type.Array(Type.Union(FEED_FRAME_TYPES.map(type => Type.Object({
+  type: Type.Literal(type),
+  payload: Type.Ref(serverPayloads[type])
+}))), { maxItems: 1000, $id: 'FeedFrameList', title: 'FeedFrameList' })
+
 /** A frame the server sends. */
 export type ServerFrame<T extends ServerFrameType = ServerFrameType> = { [K in T]: { type: K, payload: ServerPayload<K> } }[T]
 

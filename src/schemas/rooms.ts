@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DESCRIPTION_MAX, INT32_MAX, PAGE_MAX, ROOM_NAME_MAX } from '../limits.js'
 import { Id, MAX_RAW_TEXT, NO_NUL, Timestamp } from './common.js'
+import { Message } from './messages.js'
 
 export const Room = Type.Object({
   id: Id,
@@ -27,6 +28,38 @@ export const JoinResponse = Type.Object({
   room_id: Id
 }, { $id: 'JoinRoomResponse', title: 'JoinRoomResponse' })
 
+/** A member's role in a room. */
+export const RoomRole = Type.Union([Type.Literal('owner'), Type.Literal('moderator'), Type.Literal('member')], { $id: 'RoomRole', title: 'RoomRole', description: 'owner: the creator (or who it was handed to); moderator; member' })
+
+/** Your read state in a room: `POST /rooms/{id}/read`, and the `read` frame your other sockets get. */
+export const ReadState = Type.Object({
+  room_id: Id,
+  last_read_seq: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, description: 'Every feed entry up to this seq is read' }),
+  unread_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, description: 'The room\'s messages after last_read_seq that are not deleted and not your own' })
+}, { $id: 'ReadState', title: 'ReadState' })
+
+export const ReadBody = Type.Object({
+  seq: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, description: 'The last seq you have read (a lower one than your marker changes nothing; one past the room\'s last seq counts as its last)' })
+}, { $id: 'MarkReadRequest', title: 'MarkReadRequest', additionalProperties: false })
+
+/** One of your rooms, with your place in it. */
+export const MyRoom = Type.Composite([Room, Type.Object({
+  role: Type.Ref(RoomRole),
+  last_read_seq: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX }),
+  unread_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, description: 'Messages after last_read_seq, not deleted, not yours' }),
+  last_message: Type.Union([Type.Ref(Message), Type.Null()], { description: 'Its newest message that is not deleted (null: none)' })
+})], { $id: 'MyRoom', title: 'MyRoom' })
+
+export const MyRoomList = Type.Array(Type.Ref(MyRoom), { maxItems: PAGE_MAX, $id: 'MyRoomList', title: 'MyRoomList' })
+
+/** `GET /rooms/{id}/events`: the feed after `after`. */
+export const EventsQuery = Type.Object({
+  after: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, default: 0, description: 'The last seq you have (0: from the start)' }),
+  limit: Type.Integer({ format: 'int32', minimum: 1, maximum: 1000, default: 100, description: 'At most this many frames, 1 to 1000' })
+})
+
 export type CreateRoomInput = Static<typeof CreateRoomBody>
 export type RoomView = Static<typeof Room>
 export type RoomSummaryView = Static<typeof RoomSummary>
+export type ReadInput = Static<typeof ReadBody>
+export type MyRoomView = Static<typeof MyRoom>

@@ -1,0 +1,71 @@
+import { sql } from 'kysely'
+import type { ReactionView } from '../src/schemas/messages.js'
+import type { Db } from './database.js'
+
+/**
+ * The reactions of many messages at once (a page of history, a catch-up), as the Message shows
+ * them: per message, `[{emoji, count, me}]` in order of first use. One grouped query, whatever the
+ * page's size.
+ */
+export async function reactionsOf (db: Db, messageIds: number[], viewerId: number | undefined): Promise<Map<number, ReactionView[]>> {
+  const byMessage = new Map<number, ReactionView[]>()
+  if (messageIds.length === 0) return byMessage
+  const rows = await db.selectFrom('reactions')
+    .select(eb => [
+      'message_id', 'emoji',
+      eb.fn.countAll<string>().as('count'),
+      sql<boolean>`coalesce(bool_or(user_id = ${viewerId ?? null}::integer), false)`.as('me'),
+      eb.fn.min('id').as('first')
+    ])
+    .where('message_id', 'in', messageIds)
+    .groupBy(['message_id', 'emoji'])
+    .orderBy('message_id').orderBy('first')
+    .execute()
+  for (const row of rows) {
+    let list = byMessage.get(row.message_id)
+    if (list === undefined) byMessage.set(row.message_id, list = [])
+    list.push({ emoji: row.emoji, count: Number(row.count), me: row.me })
+  }
+  return byMessage
+}
+
+/** Adds one user's reaction; returns false when it was there already. */
+export async function insertReaction (db: Db, messageId: number, userId: number, emoji: string): Promise<boolean> {
+  const result = await db.insertInto('reactions').values({ message_id: messageId, user_id: userId, emoji })
+    .onConflict(oc => oc.columns(['message_id', 'emoji', 'user_id']).doNothing())
+    .executeTakeFirst()
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0
+}
+
+/** Removes one user's reaction; returns false when it was not there. */
+export async function deleteReaction (db: Db, messageId: number, userId: number, emoji: string): Promise<boolean> {
+  const result = await db.deleteFrom('reactions')
+    .where('message_id', '=', messageId).where('user_id', '=', userId).where('emoji', '=', emoji)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}
+
+/** How many users reacted to the message with this emoji. */
+export async function emojiCount (db: Db, messageId: number, emoji: string): Promise<number> {
+  const row = await db.selectFrom('reactions').select(eb => eb.fn.countAll<string>().as('count'))
+    .where('message_id', '=', messageId).where('emoji', '=', emoji)
+    .executeTakeFirstOrThrow()
+  return Number(row.count)
+}
+
+/** Whether the message already has this emoji, and how many distinct emojis it has. */
+export async function emojiState (db: Db, messageId: number, emoji: string): Promise<{ present: boolean, distinct: number }> {
+  const row = await db.selectFrom('reactions')
+    .select(eb => [
+      eb.fn.count<string>('emoji').distinct().as('distinct'),
+      sql<boolean>`coalesce(bool_or(emoji = ${emoji}), false)`.as('present')
+    ])
+    .where('message_id', '=', messageId)
+    .executeTakeFirstOrThrow()
+  return { present: row.present, distinct: Number(row.distinct) }
+}
+
+/** Removes every reaction of a message (it was deleted). */
+export async function clearReactions (db: Db, messageId: number): Promise<void> {
+  await db.deleteFrom('reactions').where('message_id', '=', messageId).execute()
+}

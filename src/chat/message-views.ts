@@ -1,0 +1,24 @@
+import type { MessageRow } from '../../db/messages.js'
+import { reactionsOf } from '../../db/reactions.js'
+import type { Db } from '../../db/database.js'
+import type { MessageView } from '../schemas/messages.js'
+
+/** A message just stored: nobody has reacted yet, nothing is attached. */
+export function newMessageView (row: MessageRow): MessageView {
+  return { ...row, reactions: [], attachments: [] }
+}
+
+/**
+ * Messages as `viewerId` sees them: each with its reactions (`me` for that viewer), read for the
+ * whole list in one query. A tombstone has none.
+ */
+export async function messageViews (db: Db, viewerId: number | undefined, rows: MessageRow[]): Promise<MessageView[]> {
+  const live = rows.filter(row => row.deleted_at === null).map(row => row.id)
+  const reactions = await reactionsOf(db, live, viewerId)
+  return rows.map(row => ({ ...row, reactions: reactions.get(row.id) ?? [], attachments: [] }))
+}
+
+export async function messageView (db: Db, viewerId: number | undefined, row: MessageRow): Promise<MessageView> {
+  const [view] = await messageViews(db, viewerId, [row])
+  return view!
+}
