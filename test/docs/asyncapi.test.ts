@@ -92,7 +92,9 @@ t.test('every frame type has a message and an operation from the server\'s point
 t.test('server frames are checked against asyncapi.yaml', async t => {
   t.same([...serverFrameTypes].sort(), Object.keys(serverPayloads).sort(), 'the validator knows exactly the server\'s frame types')
 
-  const message = { id: 1, room_id: 2, user_id: 3, username: 'ann', content: 'hi', created_at: '2026-01-28T10:30:00.000Z', seq: 1, client_msg_id: null }
+  const stored = { id: 1, room_id: 2, user_id: 3, username: 'ann', content: 'hi', created_at: '2026-01-28T10:30:00.000Z', seq: 1, client_msg_id: null }
+  const changes = { edited_at: null, deleted_at: null, reply_to: null, reply_count: 0 }
+  const message = { ...stored, ...changes, reactions: [{ emoji: '👍', count: 2, me: true }], attachments: [] }
   t.equal(checkServerFrame(JSON.stringify({ type: 'message:new', payload: message })), undefined, 'a valid message:new passes')
   t.equal(checkServerFrame(JSON.stringify({ type: 'message:new', payload: { ...message, user_id: null, username: null } })), undefined, 'a message:new from a deleted user passes')
   t.equal(checkServerFrame(JSON.stringify({ type: 'room:joined', payload: { room_id: 7 } })), undefined, 'a valid room:joined passes')

@@ -85,7 +85,17 @@ t.test('the document keeps its structural promises', async t => {
     'GET /api/v1/rooms',
     'POST /api/v1/rooms/{id}/join',
     'POST /api/v1/messages',
-    'GET /api/v1/rooms/{id}/messages'
+    'GET /api/v1/rooms/{id}/messages',
+    // Part 2: the room feed, edits, deletes, reactions, replies, read state.
+    'PATCH /api/v1/messages/{id}',
+    'DELETE /api/v1/messages/{id}',
+    'PUT /api/v1/messages/{id}/reactions/{emoji}',
+    'DELETE /api/v1/messages/{id}/reactions/{emoji}',
+    'GET /api/v1/messages/{id}/replies',
+    'GET /api/v1/rooms/{id}/events',
+    'POST /api/v1/rooms/{id}/read',
+    'POST /api/v1/rooms/{id}/leave',
+    'GET /api/v1/users/me/rooms'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))

@@ -63,7 +63,7 @@ t.test('seq, client_msg_id and sync', async t => {
     t.equal(socket.all(f => f.payload?.content === 'raced').length, 1, 'the raced send was pushed once')
     const history = (await app.inject({ method: 'GET', url: `/api/v1/rooms/${room}/messages`, headers: alice.auth })).json<Array<{ content: string, seq: number }>>()
     t.same(history.map(m => m.content), ['once', 'raced', 'once', 'barrier'])
-    t.same(history.map(m => m.seq), [1, 2, 3, 4], 'refused and replayed sends used no sequence numbers')
+    t.same(history.map(m => m.seq), [1, 2, 4, 5], 'refused and replayed sends used no sequence numbers (3 is bob\'s member:joined)')
 
     const tooLong = await post(app, alice, { room_id: room, content: 'x', client_msg_id: 'x'.repeat(65) })
     t.equal(tooLong.status, 400)
@@ -143,7 +143,8 @@ t.test('seq, client_msg_id and sync', async t => {
       { error: 'You are not a member of this room', code: 'NOT_A_MEMBER', room_id: bobs },
       { error: 'Room not found', code: 'ROOM_NOT_FOUND', room_id: 999999 }
     ].sort((x, y) => x.room_id - y.room_id))
-    t.same((await socket.next(f => f.type === 'sync:done')).payload, { rooms: { [mine]: 0, [later]: 0 } })
+    t.same((await socket.next(f => f.type === 'sync:done')).payload, { rooms: { [mine]: 0, [later]: 1 } }, 'later\'s feed: alice\'s member:joined at 1')
+    t.match(socket.all(f => f.type === 'member:joined' && f.payload.room_id === later), [{ payload: { seq: 1, user: { id: alice.id } } }], 'her live member:joined, not repeated by the sync')
     await post(app, bob, { room_id: later, content: 'now you hear me' })
     t.ok(await socket.message('now you hear me'), 'the room joined over REST after connecting is live on this socket now')
 
