@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ChatBus, ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
 import { withTimeout } from '../../src/timeouts.js'
 import { redisClient, scopedKey } from '../redis.js'
-import { frameBytes, withFrame } from './hub.js'
+import { feedSeq, frameBytes, withFrame } from './hub.js'
 
 /** The pub/sub channel of instances on one database. */
 export const channelFor = (scope: string): string => scopedKey(scope, 'events')
@@ -15,6 +15,11 @@ export interface RedisFanoutOptions {
   log: FastifyBaseLogger
   /** How long start-up waits for the subscription before going on without it. */
   connectTimeoutMs?: number
+  /**
+   * Told when events of other instances may have been lost: this instance's subscription is back
+   * after Redis was away (called once it listens again), or another instance's publisher is.
+   */
+  onMissed?: () => void
 }
 
 /**
@@ -25,10 +30,15 @@ export interface RedisFanoutOptions {
  * ioredis reconnects (and resubscribes) by itself. A message on the channel is one header line,
  * then, for room frames, the frame exactly as sockets receive it (no instance serializes it again):
  *
- *     <instance id> r <room id> <seq>\n<frame>        a frame for the room's sockets (a message at <seq>; 0: none)
+ *     <instance id> r <room id> <seq>\n<frame>        a frame for the room's sockets (a feed frame at <seq>; 0: none)
  *     <instance id> r <room id> 0 <user id>\n<frame>  the same, skipping that user's sockets (typing, presence)
  *     <instance id> j <user id> <room id>\n           the user joined the room: subscribe their sockets
  *     <instance id> k <user id> <version>\n           the user's tokens older than <version> were revoked
+ *     <instance id> c\n                               that instance could not publish for a while: what it published meanwhile was lost
+ *
+ * Redis pub/sub delivers nothing that was published while a subscriber was away, nor what a
+ * publisher could not send: the hub's sequencers fill such gaps from the database when the next
+ * frame of the room arrives, and `onMissed` has them look for gaps nothing followed.
  *
  * Returns the function that stops it.
  */
@@ -46,8 +56,23 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
     if (newline < 0) return
     const [origin, ...header] = message.subarray(0, newline).toString().split(' ')
     if (origin === instanceId) return
+    if (header[0] === 'c') {
+      options.onMissed?.()
+      return
+    }
     const event = decode(header, message.subarray(newline + 1))
     if (event !== undefined) bus.receive(event)
+  })
+  // After every (re)connection: once Redis confirms the subscription (ioredis resubscribes by
+  // itself; a second SUBSCRIBE is answered after it), what was missed meanwhile is looked for.
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(() => options.onMissed?.(), () => {})
+  })
+  // A publisher back after failing: the others look for what it could not send.
+  let publisherReady = false
+  publisher.on('ready', () => {
+    if (publisherReady) publisher.publish(channel, `${instanceId} c\n`).catch(() => {})
+    publisherReady = true
   })
 
   const subscribed = await withTimeout(subscriber.subscribe(channel).then(() => true, () => false), options.connectTimeoutMs ?? 3000, false)
@@ -71,11 +96,11 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
 
 function encode (event: ChatEvent): string {
   switch (event.type) {
-    case 'message:new': return `r ${event.room_id} ${event.payload.seq}`
     case 'typing':
     case 'presence': return `r ${event.room_id} 0 ${event.payload.user_id}`
     case 'member:joined': return `j ${event.user_id} ${event.room_id}`
     case 'user:revoked': return `k ${event.user_id} ${event.token_version}`
+    default: return `r ${event.room_id} ${feedSeq(event) ?? 0}`
   }
 }
 

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
 import type { ServerFrame } from '../../src/schemas/realtime.js'
+import { READ_ATTEMPTS, RoomSequencer, type SequencerOptions } from './room-sequencer.js'
 
 /** Close codes the server uses (RFC 6455 section 7.4 and the IANA registry). */
 export const CloseCode = {
@@ -119,6 +120,8 @@ export interface HubOptions {
   maxSocketsPerAddress: number
   /** Told when a slow consumer is dropped. */
   onSlowConsumer?: (client: Client) => void
+  /** In-order delivery of the rooms' feed frames: the bound on waiting for a missing one, and how the database is read. */
+  feed: Omit<SequencerOptions, 'deliver'>
 }
 
 /** How long a revocation is remembered for sockets still being opened (longer than any upgrade takes). */
@@ -135,6 +138,12 @@ export function frameBytes (event: RoomFrameEvent): Buffer {
 }
 const serialized = new WeakMap<RoomFrameEvent, Buffer>()
 
+/** A room frame's place in its room's feed: the payload's `seq` when it is a number; undefined outside the feed (typing, presence). */
+export function feedSeq (event: RoomFrameEvent): number | undefined {
+  const { seq } = event.payload as { seq?: unknown }
+  return typeof seq === 'number' ? seq : undefined
+}
+
 /** Hands over bytes already received (from another instance) as the event's frame, so they are not serialized again. */
 export function withFrame<E extends RoomFrameEvent> (event: E, bytes: Buffer): E {
   serialized.set(event, bytes)
@@ -144,7 +153,8 @@ export function withFrame<E extends RoomFrameEvent> (event: E, bytes: Buffer): E
 /**
  * The sockets of this instance, indexed by room and by user. It only delivers: it listens to the
  * bus (events of this instance and, through the fan-out, of the others) and sends each socket
- * what concerns it, in order.
+ * what concerns it, in order: a room's feed frames pass through the room's `RoomSequencer` (one
+ * per room with local sockets), so every socket gets them in seq order, each once.
  */
 export class Hub {
   readonly clients = new Set<Client>()
@@ -153,18 +163,55 @@ export class Hub {
   private readonly byAddress = new Map<string, Set<Client>>()
   /** Per user, the token version below which every token is revoked (and until when that is remembered). */
   private readonly revoked = new Map<number, { version: number, until: number }>()
+  /** The ordering stage of each room that has local sockets. */
+  private readonly sequencers = new Map<number, RoomSequencer>()
+  private readonly sequencerOptions: SequencerOptions
 
-  constructor (private readonly options: HubOptions) {}
+  constructor (private readonly options: HubOptions) {
+    this.sequencerOptions = { ...options.feed, deliver: (roomId, seq, frame) => { this.deliver(roomId, frame, seq) } }
+  }
 
   /** What the bus carries, delivered to this instance's sockets. */
   handle (event: ChatEvent): void {
     switch (event.type) {
-      case 'message:new': this.deliver(event.room_id, frameBytes(event), event.payload.seq); return
       case 'typing':
       case 'presence': this.deliver(event.room_id, frameBytes(event), undefined, event.payload.user_id); return
       case 'member:joined': this.subscribeUser(event.user_id, event.room_id); return
-      case 'user:revoked': this.revokeUser(event.user_id, event.token_version)
+      case 'user:revoked': this.revokeUser(event.user_id, event.token_version); return
+      default: this.roomFrame(event)
     }
+  }
+
+  /** A room frame: in the feed (it has a seq), through the room's sequencer; otherwise to the room's sockets at once. */
+  private roomFrame (event: RoomFrameEvent): void {
+    const seq = feedSeq(event)
+    if (seq === undefined) this.deliver(event.room_id, frameBytes(event))
+    else this.sequencers.get(event.room_id)?.offer(seq, frameBytes(event))
+  }
+
+  /**
+   * Frames published while Redis was away never reached this instance, and nothing may follow
+   * them: reads the last seq of every room with local sockets (one query) and has each room's
+   * sequencer fetch what it has not delivered. Retried with backoff; throws after READ_ATTEMPTS.
+   */
+  async recheck (): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const roomIds = [...this.sequencers.keys()]
+      try {
+        const last = await this.sequencerOptions.readLastSeqs(roomIds)
+        for (const [roomId, seq] of last) this.sequencers.get(roomId)?.expect(seq)
+        return
+      } catch (err) {
+        if (attempt >= READ_ATTEMPTS) throw err
+        await new Promise(resolve => setTimeout(resolve, Math.min(this.sequencerOptions.gapWaitMs * 2 ** attempt, 2000)))
+      }
+    }
+  }
+
+  /** Stops every room's sequencer (the server is closing). */
+  close (): void {
+    for (const sequencer of this.sequencers.values()) sequencer.close()
+    this.sequencers.clear()
   }
 
   /**
@@ -196,21 +243,38 @@ export class Hub {
     if (!this.clients.delete(client)) return
     removeFrom(this.byUser, client.userId, client)
     removeFrom(this.byAddress, client.address, client)
-    for (const roomId of client.rooms) removeFrom(this.byRoom, roomId, client)
+    for (const roomId of client.rooms) this.leaveRoom(client, roomId)
     client.roomsAtRemoval = [...client.rooms]
     client.rooms.clear()
     client.order.clear()
   }
 
-  subscribe (client: Client, roomId: number): void {
+  /**
+   * Subscribes a socket to a room's frames. `lastSeq`: the room's last seq as read before this
+   * (a socket opening reads its user's rooms): the room's first local socket starts the room's
+   * sequencer there; later ones tell it that seq is committed. Without it (a join, a catch-up),
+   * a new sequencer reads it itself.
+   */
+  subscribe (client: Client, roomId: number, lastSeq?: number): void {
     if (!this.clients.has(client) || client.rooms.has(roomId)) return
     client.rooms.add(roomId)
     addTo(this.byRoom, roomId, client)
+    const sequencer = this.sequencers.get(roomId)
+    if (sequencer === undefined) this.sequencers.set(roomId, new RoomSequencer(roomId, lastSeq, this.sequencerOptions))
+    else if (lastSeq !== undefined) sequencer.expect(lastSeq)
   }
 
   unsubscribe (client: Client, roomId: number): void {
-    if (client.rooms.delete(roomId)) removeFrom(this.byRoom, roomId, client)
+    if (client.rooms.delete(roomId)) this.leaveRoom(client, roomId)
     client.order.forget(roomId)
+  }
+
+  /** Takes the socket off the room's list; the room's last local socket gone, its sequencer goes too. */
+  private leaveRoom (client: Client, roomId: number): void {
+    removeFrom(this.byRoom, roomId, client)
+    if (this.byRoom.has(roomId)) return
+    this.sequencers.get(roomId)?.close()
+    this.sequencers.delete(roomId)
   }
 
   /** Subscribes every local socket of a user to a room (the user joined it). */
@@ -247,8 +311,8 @@ export class Hub {
 
   /**
    * Sends one already-serialized frame to every local socket subscribed to the room. `seq` (a
-   * message's position in the room) lets a socket that is catching up hold the frame back, or skip
-   * one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
+   * feed frame's position in the room; feed frames come here from the room's sequencer, in order)
+   * lets a socket that is catching up hold the frame back, or skip one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
    * presence). Returns how many sockets got it (or hold it).
    */
   deliver (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number): number {
@@ -285,6 +349,8 @@ export class Hub {
     let refused = false
     try {
       const result = await read()
+      // What the catch-up read is committed: the room's sequencer makes sure it goes live too.
+      if (!result.reset) this.sequencers.get(roomId)?.expect(result.upTo)
       if (result.reset) {
         await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
         return undefined

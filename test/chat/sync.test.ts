@@ -14,7 +14,7 @@ t.test('roomCatchUp: members only, every message after the seq in order, or a re
   const after2 = await roomCatchUp(app.db, alice.id, room, 2)
   if (after2.reset) throw new Error('unexpected reset')
   t.same(after2.frames.map(f => f.seq), [3, 4, 5], 'after seq 2: 3, 4, 5')
-  t.same(after2.frames.map(f => f.frame.payload.content), ['m3', 'm4', 'm5'])
+  t.same(after2.frames.map(f => f.frame.type === 'message:new' && f.frame.payload.content), ['m3', 'm4', 'm5'])
   t.ok(after2.frames.every(f => f.frame.type === 'message:new'), 'as the frames sent live')
   t.equal(after2.upTo, 5)
 
