@@ -55,9 +55,14 @@ export class RoomOrder {
     return 'send'
   }
 
-  /** Starts holding the room's live frames (a catch-up begins). */
+  /** Starts holding the room's live frames (a catch-up begins; one announced when the socket opened is already holding). */
   hold (roomId: number): void {
-    this.held.set(roomId, [])
+    if (!this.held.has(roomId)) this.held.set(roomId, [])
+  }
+
+  /** Whether the room's live frames are being held. */
+  holding (roomId: number): boolean {
+    return this.held.has(roomId)
   }
 
   /** Whether a catch-up frame at `seq` already went out live. */
@@ -275,6 +280,21 @@ export class Hub {
     if (this.byRoom.has(roomId)) return
     this.sequencers.get(roomId)?.close()
     this.sequencers.delete(roomId)
+  }
+
+  /**
+   * Holds the room's live frames on this socket from now until its catch-up, about to run, has
+   * been sent (`?since=`: the socket is subscribed when it opens, and a live frame must not
+   * overtake the replay). `releaseHeld` lets them go if no catch-up took them over.
+   */
+  holdForCatchUp (client: Client, roomId: number): void {
+    client.order.hold(roomId)
+  }
+
+  /** Sends, in order, what `holdForCatchUp` held for a room whose catch-up never started (refused before it). */
+  releaseHeld (client: Client, roomId: number): void {
+    if (!client.order.holding(roomId)) return
+    for (const { frame } of client.order.release(roomId, undefined)) this.send(client, frame)
   }
 
   /** Subscribes every local socket of a user to a room (the user joined it). */

@@ -39,7 +39,7 @@ declare module 'fastify' {
       /** The user's rooms, for a socket about to open. */
       prepare: (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger) => Promise<SocketStart>
       /** Takes in an upgraded socket and serves it (see `serveSession`). */
-      open: (socket: WebSocket, start: SocketStart, options: ServeOptions) => void
+      open: (socket: WebSocket, start: SocketStart, options: OpenOptions) => void
     }
   }
 }
@@ -52,6 +52,11 @@ export interface RealtimeOptions {
   maxBufferedBytes?: number
   /** With Redis: how long a crashed instance's users stay online (its presence share's time to live). Default 30 s. */
   presenceTtlMs?: number
+}
+
+export interface OpenOptions extends ServeOptions {
+  /** The rooms `start` catches up on (`?since=`): their live frames are held from the moment the socket opens until their replay is sent. */
+  catchingUp?: number[]
 }
 
 /** How long shutdown waits for clients to finish the closing handshake before dropping them. */
@@ -123,10 +128,12 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     return { user, tokenVersion, address, log, rooms: await roomsOfUser(app.db, user.id) }
   }
 
-  function open (socket: WebSocket, start: SocketStart, options: ServeOptions): void {
+  function open (socket: WebSocket, start: SocketStart, options: OpenOptions): void {
     const { user, log } = start
     const client = hub.add(socket, user.id, start.tokenVersion, start.address)
     if (client === undefined) return
+    const catchingUp = options.catchingUp ?? []
+    for (const roomId of catchingUp) hub.holdForCatchUp(client, roomId)
     for (const room of start.rooms) hub.subscribe(client, room.room_id, room.last_seq)
     const roomIds = start.rooms.map(room => room.room_id)
     // Online/offline in the order the socket opened and closed (the store answers in order).
@@ -135,6 +142,13 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
       .catch((err: unknown) => { log.warn({ err }, 'presence: could not count a socket in') })
     serveSession(new Session(hub, client, log, budget), {
       ...options,
+      start: async session => {
+        try {
+          await options.start?.(session)
+        } finally {
+          for (const roomId of catchingUp) hub.releaseHeld(client, roomId)
+        }
+      },
       onClose: session => {
         hub.remove(client)
         const rooms = client.roomsAtRemoval
