@@ -16,6 +16,8 @@ const USERS = 3
 const ROOMS = 2
 const RUNS = Number(process.env.MODEL_RUNS ?? 200)
 const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED)
+// A run takes about 0.1 s here (one with a Redis restart about 1 s): room to spare on a busy machine.
+t.setTimeout(Math.max(120_000, RUNS * 600))
 
 type Step =
   | { kind: 'send', user: number, room: number, via: 'rest-a' | 'rest-b' | 'ws', count: number }
