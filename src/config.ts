@@ -64,6 +64,11 @@ export interface Config {
     maxSocketsPerAddress: number
   }
   /**
+   * Live order of a room's feed: a frame whose predecessor has not reached this instance waits
+   * `gapWaitMs` for it, then the missing frames are read from the database.
+   */
+  feed: { gapWaitMs: number }
+  /**
    * HTTP timeouts, in ms (none applies to a WebSocket once upgraded): the request line and headers
    * must arrive within `headersMs` and the whole request within `requestMs` (else 408 and closed);
    * a connection with no traffic either way for `connectionMs` is closed; an idle keep-alive
@@ -319,6 +324,9 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
     websocket: {
       maxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 100_000),
       maxSocketsPerAddress: int(env, 'WS_MAX_SOCKETS_PER_ADDRESS', 200, 1, 1_000_000)
+    },
+    feed: {
+      gapWaitMs: int(env, 'FEED_GAP_WAIT_MS', 150, 1, 10_000)
     },
     timeouts: {
       headersMs: headersTimeout * 1000,

@@ -37,6 +37,7 @@ t.test('defaults', async t => {
   t.equal(config.redisUrl, undefined)
   t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20, wsFrames: 600 })
   t.same(config.websocket, { maxSocketsPerUser: 20, maxSocketsPerAddress: 200 })
+  t.same(config.feed, { gapWaitMs: 150 })
   t.equal(config.wsOrigins, true, 'any page may open a socket in development')
   t.match(config.scope, /^embedded:/, 'the deployment is named by its database')
   t.equal(config.tls, undefined, 'plain HTTP')
@@ -174,6 +175,12 @@ t.test('production needs a JWT_SECRET of at least 32 characters', async t => {
   throwsNaming(t, { ...base, ENVIRONMENT: 'staging' }, 'ENVIRONMENT', 'unknown environment')
   throwsNaming(t, { ...base, WS_MAX_SOCKETS_PER_USER: '0' }, 'WS_MAX_SOCKETS_PER_USER', 'no sockets at all')
   throwsNaming(t, { ...base, RATE_LIMIT_WS_FRAMES: 'many' }, 'RATE_LIMIT_WS_FRAMES', 'not a number')
+})
+
+t.test('FEED_GAP_WAIT_MS: 150 by default, 1 to 10,000 ms', async t => {
+  t.equal(loadConfig({ ...base, FEED_GAP_WAIT_MS: '1' }).feed.gapWaitMs, 1)
+  t.equal(loadConfig({ ...base, FEED_GAP_WAIT_MS: '10000' }).feed.gapWaitMs, 10_000)
+  for (const value of ['0', '10001', '-5', '0.5', 'soon']) throwsNaming(t, { ...base, FEED_GAP_WAIT_MS: value }, 'FEED_GAP_WAIT_MS', `FEED_GAP_WAIT_MS=${value}`)
 })
 
 t.test('AUTH_CACHE_SECONDS: 5 by default, 0 reads every request, bounded', async t => {

@@ -15,6 +15,11 @@ export interface RedisFanoutOptions {
   log: FastifyBaseLogger
   /** How long start-up waits for the subscription before going on without it. */
   connectTimeoutMs?: number
+  /**
+   * Told when events of other instances may have been lost: this instance's subscription is back
+   * after Redis was away (called once it listens again), or another instance's publisher is.
+   */
+  onMissed?: () => void
 }
 
 /**
@@ -30,6 +35,11 @@ export interface RedisFanoutOptions {
  *     <instance id> u <user id>\n<frame>              a frame for that user's sockets (read)
  *     <instance id> j <user id> <room id>\n           the user created the room: subscribe their sockets
  *     <instance id> k <user id> <version>\n           the user's tokens older than <version> were revoked
+ *     <instance id> c\n                               that instance could not publish for a while: what it published meanwhile was lost
+ *
+ * Redis pub/sub delivers nothing that was published while a subscriber was away, nor what a
+ * publisher could not send: the hub's sequencers fill such gaps from the database when the next
+ * frame of the room arrives, and `onMissed` has them look for gaps nothing followed.
  *
  * Returns the function that stops it.
  */
@@ -47,8 +57,23 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
     if (newline < 0) return
     const [origin, ...header] = message.subarray(0, newline).toString().split(' ')
     if (origin === instanceId) return
+    if (header[0] === 'c') {
+      options.onMissed?.()
+      return
+    }
     const event = decode(header, message.subarray(newline + 1))
     if (event !== undefined) bus.receive(event)
+  })
+  // After every (re)connection: once Redis confirms the subscription (ioredis resubscribes by
+  // itself; a second SUBSCRIBE is answered after it), what was missed meanwhile is looked for.
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(() => options.onMissed?.(), () => {})
+  })
+  // A publisher back after failing: the others look for what it could not send.
+  let publisherReady = false
+  publisher.on('ready', () => {
+    if (publisherReady) publisher.publish(channel, `${instanceId} c\n`).catch(() => {})
+    publisherReady = true
   })
 
   const subscribed = await withTimeout(subscriber.subscribe(channel).then(() => true, () => false), options.connectTimeoutMs ?? 3000, false)

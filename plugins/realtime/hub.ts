@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
-import { type ChatEvent, feedSeq, type FrameEvent } from '../../src/chat/events.js'
+import { type ChatEvent, type FrameEvent } from '../../src/chat/events.js'
 import type { ServerFrame, ServerPayload } from '../../src/schemas/realtime.js'
+import { READ_ATTEMPTS, RoomSequencer, type SequencerOptions } from './room-sequencer.js'
 
 /** Close codes the server uses (RFC 6455 section 7.4 and the IANA registry). */
 export const CloseCode = {
@@ -54,9 +55,14 @@ export class RoomOrder {
     return 'send'
   }
 
-  /** Starts holding the room's live frames (a catch-up begins). */
+  /** Starts holding the room's live frames (a catch-up begins; one announced when the socket opened is already holding). */
   hold (roomId: number): void {
-    this.held.set(roomId, [])
+    if (!this.held.has(roomId)) this.held.set(roomId, [])
+  }
+
+  /** Whether the room's live frames are being held. */
+  holding (roomId: number): boolean {
+    return this.held.has(roomId)
   }
 
   /** Whether a catch-up frame at `seq` already went out live. */
@@ -119,7 +125,12 @@ export interface HubOptions {
   maxSocketsPerAddress: number
   /** Told when a slow consumer is dropped. */
   onSlowConsumer?: (client: Client) => void
+  /** In-order delivery of the rooms' feed frames: the bound on waiting for a missing one, and how the database is read. */
+  feed: Omit<SequencerOptions, 'deliver'>
 }
+
+/** How every member frame begins (frames are serialized `{"type":...` first). */
+const MEMBER_PREFIX = Buffer.from('{"type":"member:')
 
 /** How long a revocation is remembered for sockets still being opened (longer than any upgrade takes). */
 const REVOKED_MEMORY_MS = 10 * 60_000
@@ -144,7 +155,8 @@ export function withFrame<E extends FrameEvent> (event: E, bytes: Buffer): E {
 /**
  * The sockets of this instance, indexed by room and by user. It only delivers: it listens to the
  * bus (events of this instance and, through the fan-out, of the others) and sends each socket
- * what concerns it, in order.
+ * what concerns it, in order: a room's feed frames pass through the room's `RoomSequencer` (one
+ * per room with local sockets), so every socket gets them in seq order, each once.
  */
 export class Hub {
   readonly clients = new Set<Client>()
@@ -153,8 +165,13 @@ export class Hub {
   private readonly byAddress = new Map<string, Set<Client>>()
   /** Per user, the token version below which every token is revoked (and until when that is remembered). */
   private readonly revoked = new Map<number, { version: number, until: number }>()
+  /** The ordering stage of each room that has local sockets. */
+  private readonly sequencers = new Map<number, RoomSequencer>()
+  private readonly sequencerOptions: SequencerOptions
 
-  constructor (private readonly options: HubOptions) {}
+  constructor (private readonly options: HubOptions) {
+    this.sequencerOptions = { ...options.feed, deliver: (roomId, seq, frame) => { this.deliverFeed(roomId, seq, frame) } }
+  }
 
   /** What the bus carries, delivered to this instance's sockets. */
   handle (event: ChatEvent): void {
@@ -165,15 +182,50 @@ export class Hub {
       case 'user:revoked': this.revokeUser(event.user_id, event.token_version); return
       case 'read': this.deliverToUser(event.user_id, frameBytes(event)); return
       case 'member:joined':
-        // The new member's sockets listen from this frame on (they get it too).
-        this.subscribeUser(event.payload.user.id, event.room_id)
-        break
-      case 'member:left':
-        // From this seq on, nothing of the room reaches the former member's sockets.
-        this.removeUserFromRoom(event.payload.user_id, event.room_id, event.payload.reason)
-        break
+        // No local socket listens to the room yet: the new member's start its sequencer, expecting this frame.
+        if (!this.sequencers.has(event.room_id)) this.subscribeUser(event.payload.user.id, event.room_id, event.payload.seq - 1)
     }
-    this.deliver(event.room_id, frameBytes(event), feedSeq(event))
+    // The feed: through the room's sequencer, which hands frames to `deliverFeed` in seq order.
+    this.sequencers.get(event.room_id)?.offer(event.payload.seq, frameBytes(event))
+  }
+
+  /**
+   * A room's feed frame, in seq order (from its sequencer, live or read from the database). A
+   * member frame changes who listens first: a new member's sockets get their own `member:joined`
+   * and everything after; a former member's get `room:removed` and nothing from its seq on.
+   */
+  private deliverFeed (roomId: number, seq: number, frame: Buffer): void {
+    if (frame.subarray(0, MEMBER_PREFIX.length).equals(MEMBER_PREFIX)) {
+      const { type, payload } = JSON.parse(frame.toString()) as ServerFrame<'member:joined' | 'member:left'>
+      if (type === 'member:joined') this.subscribeUser(payload.user.id, roomId)
+      else if (type === 'member:left') this.removeUserFromRoom(payload.user_id, roomId, payload.reason)
+    }
+    this.deliver(roomId, frame, seq)
+  }
+
+  /**
+   * Frames published while Redis was away never reached this instance, and nothing may follow
+   * them: reads the last seq of every room with local sockets (one query) and has each room's
+   * sequencer fetch what it has not delivered. Retried with backoff; throws after READ_ATTEMPTS.
+   */
+  async recheck (): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const roomIds = [...this.sequencers.keys()]
+      try {
+        const last = await this.sequencerOptions.readLastSeqs(roomIds)
+        for (const [roomId, seq] of last) this.sequencers.get(roomId)?.expect(seq)
+        return
+      } catch (err) {
+        if (attempt >= READ_ATTEMPTS) throw err
+        await new Promise(resolve => setTimeout(resolve, Math.min(this.sequencerOptions.gapWaitMs * 2 ** attempt, 2000)))
+      }
+    }
+  }
+
+  /** Stops every room's sequencer (the server is closing). */
+  close (): void {
+    for (const sequencer of this.sequencers.values()) sequencer.close()
+    this.sequencers.clear()
   }
 
   /**
@@ -205,26 +257,58 @@ export class Hub {
     if (!this.clients.delete(client)) return
     removeFrom(this.byUser, client.userId, client)
     removeFrom(this.byAddress, client.address, client)
-    for (const roomId of client.rooms) removeFrom(this.byRoom, roomId, client)
+    for (const roomId of client.rooms) this.leaveRoom(client, roomId)
     client.roomsAtRemoval = [...client.rooms]
     client.rooms.clear()
     client.order.clear()
   }
 
-  subscribe (client: Client, roomId: number): void {
+  /**
+   * Subscribes a socket to a room's frames. `lastSeq`: the room's last seq as read before this
+   * (a socket opening reads its user's rooms): the room's first local socket starts the room's
+   * sequencer there; later ones tell it that seq is committed. Without it (a join, a catch-up),
+   * a new sequencer reads it itself.
+   */
+  subscribe (client: Client, roomId: number, lastSeq?: number): void {
     if (!this.clients.has(client) || client.rooms.has(roomId)) return
     client.rooms.add(roomId)
     addTo(this.byRoom, roomId, client)
+    const sequencer = this.sequencers.get(roomId)
+    if (sequencer === undefined) this.sequencers.set(roomId, new RoomSequencer(roomId, lastSeq, this.sequencerOptions))
+    else if (lastSeq !== undefined) sequencer.expect(lastSeq)
   }
 
   unsubscribe (client: Client, roomId: number): void {
-    if (client.rooms.delete(roomId)) removeFrom(this.byRoom, roomId, client)
+    if (client.rooms.delete(roomId)) this.leaveRoom(client, roomId)
     client.order.forget(roomId)
   }
 
+  /** Takes the socket off the room's list; the room's last local socket gone, its sequencer goes too. */
+  private leaveRoom (client: Client, roomId: number): void {
+    removeFrom(this.byRoom, roomId, client)
+    if (this.byRoom.has(roomId)) return
+    this.sequencers.get(roomId)?.close()
+    this.sequencers.delete(roomId)
+  }
+
+  /**
+   * Holds the room's live frames on this socket from now until its catch-up, about to run, has
+   * been sent (`?since=`: the socket is subscribed when it opens, and a live frame must not
+   * overtake the replay). `releaseHeld` lets them go if no catch-up took them over.
+   */
+  holdForCatchUp (client: Client, roomId: number): void {
+    client.order.hold(roomId)
+  }
+
+  /** Sends, in order, what `holdForCatchUp` held for a room whose catch-up never started (refused before it). */
+  releaseHeld (client: Client, roomId: number): void {
+    if (!client.order.holding(roomId)) return
+    for (const { frame } of client.order.release(roomId, undefined)) this.send(client, frame)
+  }
+
   /** Subscribes every local socket of a user to a room (the user joined it). */
-  subscribeUser (userId: number, roomId: number): void {
-    for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId)
+  subscribeUser (userId: number, roomId: number, lastSeq?: number): void {
+    for (const client of this.byUser.get(userId) ?? []) this.subscribe(client, roomId, lastSeq)
   }
 
   /** Stops a user's local sockets listening to a room, telling each with `room:removed`. */
@@ -271,8 +355,8 @@ export class Hub {
 
   /**
    * Sends one already-serialized frame to every local socket subscribed to the room. `seq` (a
-   * message's position in the room) lets a socket that is catching up hold the frame back, or skip
-   * one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
+   * feed frame's position in the room; feed frames come here from the room's sequencer, in order)
+   * lets a socket that is catching up hold the frame back, or skip one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
    * presence). Returns how many sockets got it (or hold it).
    */
   deliver (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number): number {
@@ -309,6 +393,8 @@ export class Hub {
     let refused = false
     try {
       const result = await read()
+      // What the catch-up read is committed: the room's sequencer makes sure it goes live too.
+      if (!result.reset) this.sequencers.get(roomId)?.expect(result.upTo)
       if (result.reset) {
         await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
         return undefined

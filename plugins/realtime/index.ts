@@ -2,9 +2,10 @@ import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
-import { roomIdsOfUser } from '../../db/rooms.js'
+import { lastSeqsOfRooms, roomsOfUser } from '../../db/rooms.js'
 import type { Config } from '../../src/config.js'
 import { announcePresence, announcePresenceOf } from '../../src/chat/presence.js'
+import { feedAfter } from '../../src/chat/feed.js'
 import { BODY_MAX_BYTES } from '../../src/limits.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
 import { FrameBudget } from './budget.js'
@@ -21,8 +22,8 @@ export interface SocketStart {
   tokenVersion: number
   /** The client's address (the per-address socket cap). */
   address: string
-  /** The user's rooms. */
-  roomIds: number[]
+  /** The user's rooms, each with its last seq as read before the socket opened: its live frames start after it. */
+  rooms: Array<{ room_id: number, last_seq: number }>
   log: FastifyBaseLogger
 }
 
@@ -38,19 +39,24 @@ declare module 'fastify' {
       /** The user's rooms, for a socket about to open. */
       prepare: (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger) => Promise<SocketStart>
       /** Takes in an upgraded socket and serves it (see `serveSession`). */
-      open: (socket: WebSocket, start: SocketStart, options: ServeOptions) => void
+      open: (socket: WebSocket, start: SocketStart, options: OpenOptions) => void
     }
   }
 }
 
 export interface RealtimeOptions {
-  config: Pick<Config, 'redisUrl' | 'scope' | 'websocket' | 'rateLimit'>
+  config: Pick<Config, 'redisUrl' | 'scope' | 'websocket' | 'rateLimit' | 'feed'>
   /** Ping every socket this often; a socket that has not answered the previous ping is dropped. Default 25 s. */
   heartbeatMs?: number
   /** Close (1013) a socket whose unsent buffer passes this. Default 1 MiB. */
   maxBufferedBytes?: number
   /** With Redis: how long a crashed instance's users stay online (its presence share's time to live). Default 30 s. */
   presenceTtlMs?: number
+}
+
+export interface OpenOptions extends ServeOptions {
+  /** The rooms `start` catches up on (`?since=`): their live frames are held from the moment the socket opens until their replay is sent. */
+  catchingUp?: number[]
 }
 
 /** How long shutdown waits for clients to finish the closing handshake before dropping them. */
@@ -69,7 +75,15 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
     maxSocketsPerUser: config.websocket.maxSocketsPerUser,
     maxSocketsPerAddress: config.websocket.maxSocketsPerAddress,
-    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)')
+    onSlowConsumer: client => app.log.warn({ userId: client.userId }, 'closing a websocket that reads too slowly (1013)'),
+    feed: {
+      gapWaitMs: config.feed.gapWaitMs,
+      readFeed: async (roomId, afterSeq, limit) => await feedAfter(app.db, roomId, afterSeq, limit),
+      readLastSeqs: async roomIds => await lastSeqsOfRooms(app.db, roomIds),
+      onGiveUp: (roomId, gap, err) => {
+        app.log.error({ err, roomId, gap }, 'could not read missing feed frames from the database: delivering past them (clients close the gap with sync)')
+      }
+    }
   })
   const stopHub = app.bus.subscribe(event => {
     hub.handle(event)
@@ -78,7 +92,14 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   })
   const stopFanout = config.redisUrl === undefined
     ? () => {}
-    : await redisFanout(app.bus, { url: config.redisUrl, scope: config.scope, log: app.log })
+    : await redisFanout(app.bus, {
+      url: config.redisUrl,
+      scope: config.scope,
+      log: app.log,
+      onMissed: () => {
+        hub.recheck().catch((err: unknown) => { app.log.error({ err }, 'could not look for feed frames missed while Redis was away: they arrive with the room\'s next frame') })
+      }
+    })
   const presence = config.redisUrl === undefined
     ? localPresence()
     : redisPresence({
@@ -105,20 +126,30 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const budget = enabled ? new FrameBudget(wsFrames / 60 * BUDGET_BURST_S, wsFrames / 60) : undefined
 
   async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger): Promise<SocketStart> {
-    return { user, tokenVersion, address, log, roomIds: await roomIdsOfUser(app.db, user.id) }
+    return { user, tokenVersion, address, log, rooms: await roomsOfUser(app.db, user.id) }
   }
 
-  function open (socket: WebSocket, start: SocketStart, options: ServeOptions): void {
+  function open (socket: WebSocket, start: SocketStart, options: OpenOptions): void {
     const { user, log } = start
     const client = hub.add(socket, user.id, start.tokenVersion, start.address)
     if (client === undefined) return
-    for (const roomId of start.roomIds) hub.subscribe(client, roomId)
+    const catchingUp = options.catchingUp ?? []
+    for (const roomId of catchingUp) hub.holdForCatchUp(client, roomId)
+    for (const room of start.rooms) hub.subscribe(client, room.room_id, room.last_seq)
+    const roomIds = start.rooms.map(room => room.room_id)
     // Online/offline in the order the socket opened and closed (the store answers in order).
     const online = presence.connected(user.id)
-      .then(first => { if (first) announcePresence(app.bus, user, start.roomIds, 'online') })
+      .then(first => { if (first) announcePresence(app.bus, user, roomIds, 'online') })
       .catch((err: unknown) => { log.warn({ err }, 'presence: could not count a socket in') })
     serveSession(new Session(hub, client, log, budget), {
       ...options,
+      start: async session => {
+        try {
+          await options.start?.(session)
+        } finally {
+          for (const roomId of catchingUp) hub.releaseHeld(client, roomId)
+        }
+      },
       onClose: session => {
         hub.remove(client)
         const rooms = client.roomsAtRemoval
@@ -189,6 +220,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     clearInterval(heartbeat)
     stopAnnouncing()
     stopHub()
+    hub.close()
     stopFanout()
     await presence.close()
   })

@@ -65,6 +65,7 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'wsOrigins'> }> = asy
       const handlers = frameHandlers(app, request)
       app.realtime.open(socket, start, {
         exp: request.user.exp,
+        catchingUp: since === undefined ? [] : Object.keys(since).map(Number),
         verify: async () => await app.isTokenCurrent(request.user),
         start: async session => { if (since !== undefined) await handlers.sync({ rooms: since }, session) },
         dispatch: async (data, isBinary, session) => {

@@ -30,6 +30,16 @@ t.test('a failed or reset catch-up releases everything it held, in order, and kn
   t.equal(order.offer(3, 1, frame(1)), 'send', 'no floor: nothing is taken for a duplicate')
 })
 
+t.test('holding from the moment a socket opens (?since=): the catch-up that follows keeps what was held', async t => {
+  const order = new RoomOrder()
+  order.hold(4)
+  t.equal(order.offer(4, 9, frame(9)), 'held', 'a live frame before the catch-up started')
+  order.hold(4)
+  t.ok(order.holding(4))
+  t.same(order.release(4, 8).map(h => h.seq), [9], 'still there when the catch-up (up to 8) is done')
+  t.notOk(order.holding(4))
+})
+
 t.test('a socket that holds too much is reported as overflowing', async t => {
   const order = new RoomOrder()
   order.hold(1)
