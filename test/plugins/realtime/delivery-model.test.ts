@@ -51,7 +51,7 @@ interface Client {
 /** The seqs of the room's feed frames the client has seen, over all its sockets, in the order they came. */
 function seen (client: Client, roomId: number): number[] {
   return client.sockets.flatMap(({ socket, cut }) => socket.received.slice(0, cut)
-    .filter((f: Frame) => f.type === 'message:new' && f.payload.room_id === roomId)
+    .filter((f: Frame) => f.payload?.room_id === roomId && typeof f.payload?.seq === 'number')
     .map(f => f.payload.seq as number))
 }
 const lastSeen = (client: Client, roomId: number): number => seen(client, roomId).at(-1) ?? 0
@@ -157,7 +157,7 @@ t.test(`delivery model: ${RUNS} runs of random sends, drops, reconnects and Redi
           const upTo = last.get(roomId)!
           const current = open(client)!
           if (lastSeen(client, roomId) < upTo) {
-            await received(current.socket, f => f.type === 'message:new' && f.payload.room_id === roomId && f.payload.seq >= upTo, `user ${u}: seq ${upTo} of room ${roomId}`)
+            await received(current.socket, f => f.payload?.room_id === roomId && typeof f.payload?.seq === 'number' && f.payload.seq >= upTo, `user ${u}: seq ${upTo} of room ${roomId}`)
           }
           const got = seen(client, roomId)
           const expected = Array.from({ length: upTo }, (_, k) => k + 1)

@@ -11,12 +11,13 @@ async function post (app: FastifyInstance, user: Session, roomId: number, conten
   if (response.statusCode !== 201) throw new Error(`send: ${response.statusCode} ${response.body}`)
 }
 
-const feedSeqs = (socket: TestSocket, roomId: number): number[] =>
-  socket.all((f: Frame) => f.type === 'message:new' && f.payload.room_id === roomId).map(f => f.payload.seq as number)
+/** The seqs of the room's feed frames the socket got, counted from `base` (the members' joins took 1..base before any socket opened). */
+const feedSeqs = (socket: TestSocket, roomId: number, base: number): number[] =>
+  socket.all((f: Frame) => f.payload?.room_id === roomId && typeof f.payload?.seq === 'number').map(f => f.payload.seq - base)
 
-/** Waits for the frame at `seq` (the room's frames come in order, so every one before it came first). */
-async function upTo (socket: TestSocket, roomId: number, seq: number): Promise<void> {
-  await socket.next(f => f.type === 'message:new' && f.payload.room_id === roomId && f.payload.seq === seq, `seq ${seq} of room ${roomId}`)
+/** Waits for the frame at `base + seq` (the room's frames come in order, so every one before it came first). */
+async function upTo (socket: TestSocket, roomId: number, seq: number, base: number): Promise<void> {
+  await socket.next(f => f.payload?.room_id === roomId && f.payload?.seq === base + seq, `seq ${base + seq} of room ${roomId}`)
 }
 
 const range = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => from + i)
@@ -29,11 +30,12 @@ async function cluster (t: Test, members: number) {
   for (let i = 0; i < members; i++) users.push(await signUp(i % 2 === 0 ? a : b))
   const room = await createRoom(a, users[0]!, 'order')
   for (const user of users.slice(1)) await joinRoom(b, user, room)
-  return { redis, a, b, urlA, urlB, users, room }
+  // Each join took a seq (member:joined): the messages below start after them.
+  return { redis, a, b, urlA, urlB, users, room, base: members - 1 }
 }
 
 t.test('senders racing on two instances, over REST and WebSocket: every socket on both sees 1..N once, in order', async t => {
-  const { a, b, urlA, urlB, users, room } = await cluster(t, 4)
+  const { a, b, urlA, urlB, users, room, base } = await cluster(t, 4)
   // Every member with a socket on each instance; each of those sockets also sends.
   const sockets: TestSocket[] = []
   for (const user of users) sockets.push(await TestSocket.as(t, urlA, user), await TestSocket.as(t, urlB, user))
@@ -54,48 +56,48 @@ t.test('senders racing on two instances, over REST and WebSocket: every socket o
   }
   await Promise.all(work)
   const total = 4 * PER_SENDER + sockets.length * PER_SENDER
-  await Promise.all(sockets.map(async socket => { await upTo(socket, room, total) }))
+  await Promise.all(sockets.map(async socket => { await upTo(socket, room, total, base) }))
   for (const [i, socket] of sockets.entries()) {
-    t.same(feedSeqs(socket, room), range(total), `socket ${i} (${i % 2 === 0 ? 'A' : 'B'}): seqs 1..${total}, once each, in order`)
+    t.same(feedSeqs(socket, room, base), range(total), `socket ${i} (${i % 2 === 0 ? 'A' : 'B'}): seqs 1..${total} after the joins, once each, in order`)
   }
   t.equal(sockets[0]!.all(f => f.type === 'error').length, 0, 'no send was refused')
 })
 
 t.test('a frame whose publish never happened is read from the database when its successor arrives, on both instances', async t => {
-  const { a, urlA, urlB, users, room } = await cluster(t, 2)
+  const { a, urlA, urlB, users, room, base } = await cluster(t, 2)
   const onA = await TestSocket.as(t, urlA, users[0]!)
   const onB = await TestSocket.as(t, urlB, users[1]!)
   await post(a, users[0]!, room, 'first')
-  await Promise.all([upTo(onA, room, 1), upTo(onB, room, 1)])
+  await Promise.all([upTo(onA, room, 1, base), upTo(onB, room, 1, base)])
   // Stored (seqs 2 and 3) without a publish: as if the sending instance had died after the commit.
   await seedMessages(a, room, users[0]!.id, 2, 'unpublished')
   await post(a, users[0]!, room, 'fourth')
-  await Promise.all([upTo(onA, room, 4), upTo(onB, room, 4)])
+  await Promise.all([upTo(onA, room, 4, base), upTo(onB, room, 4, base)])
   for (const socket of [onA, onB]) {
-    t.same(feedSeqs(socket, room), [1, 2, 3, 4])
+    t.same(feedSeqs(socket, room, base), [1, 2, 3, 4])
     t.same(socket.all(f => f.type === 'message:new').map(f => f.payload.content), ['first', 'unpublished 1', 'unpublished 2', 'fourth'], 'as they were stored')
   }
 })
 
 t.test('frames published while Redis was away reach the other instance\'s sockets once it is back, with no new message', async t => {
-  const { redis, a, b, urlA, urlB, users, room } = await cluster(t, 2)
+  const { redis, a, b, urlA, urlB, users, room, base } = await cluster(t, 2)
   const onA = await TestSocket.as(t, urlA, users[0]!)
   const onB = await TestSocket.as(t, urlB, users[1]!)
   await post(a, users[0]!, room, 'before')
-  await Promise.all([upTo(onA, room, 1), upTo(onB, room, 1)])
+  await Promise.all([upTo(onA, room, 1, base), upTo(onB, room, 1, base)])
 
   await redis.stop()
   await post(a, users[0]!, room, 'during (A) 1')
   await post(a, users[0]!, room, 'during (A) 2')
   await post(b, users[1]!, room, 'during (B)')
-  await upTo(onA, room, 3)
-  t.same(feedSeqs(onA, room), [1, 2, 3], 'A\'s own frames reach A\'s socket')
-  await upTo(onB, room, 4)
-  t.same(feedSeqs(onB, room), [1, 2, 3, 4], 'B read the gap (2, 3) from the database when its own 4 came')
+  await upTo(onA, room, 3, base)
+  t.same(feedSeqs(onA, room, base), [1, 2, 3], 'A\'s own frames reach A\'s socket')
+  await upTo(onB, room, 4, base)
+  t.same(feedSeqs(onB, room, base), [1, 2, 3, 4], 'B read the gap (2, 3) from the database when its own 4 came')
 
   await redis.restart()
   // Nothing more is sent: A looks for what it missed once its subscription is back.
-  await upTo(onA, room, 4)
+  await upTo(onA, room, 4, base)
   for (const socket of [onA, onB]) {
     t.same(socket.all(f => f.type === 'message:new').map(f => f.payload.content), ['before', 'during (A) 1', 'during (A) 2', 'during (B)'], 'each once, in order')
   }
