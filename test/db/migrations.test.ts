@@ -57,6 +57,11 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
     await db.insertInto('users').values({ id: i + 1, email: `user${i + 1}@example.com`, username, password_hash: 'x' }).execute()
   }
   await db.insertInto('login_failures').values({ account: 'victim@example.com', address: '203.0.113.9' }).execute()
+  // A room with history from before the feed: user 1 created it, user 2 joined, 3 messages.
+  await db.insertInto('rooms').values({ id: 1, name: 'old', created_by: 1, created_at: '2026-01-01T00:00:00Z' }).execute()
+  await db.insertInto('room_members').values([{ room_id: 1, user_id: 1 }, { room_id: 1, user_id: 2 }]).execute()
+  await db.insertInto('messages').values([1, 2, 3].map(seq => ({ room_id: 1, user_id: 1, seq, content: `m${seq}`, created_at: `2026-01-0${seq + 1}T00:00:00Z` }))).execute()
+  await db.updateTable('rooms').set({ last_seq: 3 }).execute()
 
   await latest(t, db)
   const [failure] = await db.selectFrom('login_failures').select('account').execute() as Array<{ account: string }>
@@ -72,6 +77,11 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   await t.rejects(db.insertInto('users').values({ id: 100, email: 'copy@example.com', username: 'JOHN', username_key: 'john', password_hash: 'x' }).execute(),
     { code: '23505', constraint: 'users_username_key_key' }, 'the unique index refuses another john')
   t.same(await db.selectFrom('known_addresses').selectAll().execute(), [], '0008: known_addresses exists')
+  const members = await db.selectFrom('room_members').select(['user_id', 'role', 'last_read_seq']).orderBy('user_id').execute()
+  t.same(members, [{ user_id: 1, role: 'owner', last_read_seq: 3 }, { user_id: 2, role: 'member', last_read_seq: 3 }], '0010: the creator owns the room; members have read its history')
+  const room = await db.selectFrom('rooms').select(['last_seq', 'last_activity_at']).executeTakeFirstOrThrow() as { last_seq: number, last_activity_at: Date }
+  t.same([room.last_seq, room.last_activity_at.toISOString()], [3, '2026-01-04T00:00:00.000Z'], '0010: the room\'s activity is its last message')
+  t.same((await db.selectFrom('messages').select(['deleted_at', 'reply_count']).execute()).map(m => [m.deleted_at, m.reply_count]), [[null, 0], [null, 0], [null, 0]])
 
   await migrateTo(t, db, '0006_token_revocation')
   const { rows } = await sql<{ column_name: string }>`select column_name from information_schema.columns where table_name = 'users' and column_name = 'username_key'`.execute(db)
@@ -79,6 +89,9 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name = 'known_addresses'`.execute(db)
   t.equal(tables.rows[0]?.n, 0, 'down: known_addresses is gone')
   t.same((await db.selectFrom('users').select('username').orderBy('id').execute()).map(u => u.username), AFTER, 'down keeps the new names')
+  const feedTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_events', 'reactions')`.execute(db)
+  t.equal(feedTables.rows[0]?.n, 0, 'down: room_events and reactions are gone')
+  t.same(await db.selectFrom('messages').select('content').orderBy('id').execute(), [{ content: 'm1' }, { content: 'm2' }, { content: 'm3' }], 'down keeps the messages')
 
   await latest(t, db)
   t.same((await usersNow(db)).map(u => u.username), AFTER, 'up again: nothing more to rename')
