@@ -205,8 +205,9 @@ export class Hub {
 
   /**
    * Frames published while Redis was away never reached this instance, and nothing may follow
-   * them: reads the last seq of every room with local sockets (one query) and has each room's
-   * sequencer fetch what it has not delivered. Retried with backoff; throws after READ_ATTEMPTS.
+   * them: reads the last seq of every room with local sockets (one query per 10,000 rooms) and has
+   * each room's sequencer fetch what it has not delivered. Retried with backoff; throws after
+   * READ_ATTEMPTS failures (those frames then come when their room's next frame shows the gap).
    */
   async recheck (): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -356,8 +357,9 @@ export class Hub {
   /**
    * Sends one already-serialized frame to every local socket subscribed to the room. `seq` (a
    * feed frame's position in the room; feed frames come here from the room's sequencer, in order)
-   * lets a socket that is catching up hold the frame back, or skip one it already got. `exceptUserId`: that user's sockets are skipped (their own typing and
-   * presence). Returns how many sockets got it (or hold it).
+   * lets a socket that is catching up hold the frame back, or skip one it already got.
+   * `exceptUserId`: that user's sockets are skipped (their own typing and presence). Returns how
+   * many sockets got it (or hold it).
    */
   deliver (roomId: number, frame: Buffer, seq?: number, exceptUserId?: number): number {
     const clients = this.byRoom.get(roomId)

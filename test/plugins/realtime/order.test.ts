@@ -2,6 +2,7 @@
 // frames arrive in seq order with no gap and no duplicate, when senders race on two instances,
 // when a frame's publish never happened, and when Redis was away while frames were published.
 import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { createRoom, joinRoom, seedMessages, type Session, signUp } from '../../helper.js'
 import { type Frame, PrivateRedis, TestSocket, twoInstances } from '../../ws-client.js'
@@ -101,4 +102,30 @@ t.test('frames published while Redis was away reach the other instance\'s socket
   for (const socket of [onA, onB]) {
     t.same(socket.all(f => f.type === 'message:new').map(f => f.payload.content), ['before', 'during (A) 1', 'during (A) 2', 'during (B)'], 'each once, in order')
   }
+})
+
+t.test('frames an instance could not publish (its publisher cut off, every subscriber still up) reach the other instance once it publishes again', async t => {
+  const { redis, b, urlA, urlB, users, room } = await cluster(t, 2)
+  const onA = await TestSocket.as(t, urlA, users[0]!)
+  const onB = await TestSocket.as(t, urlB, users[1]!)
+  await post(b, users[1]!, room, 'before')
+  await Promise.all([upTo(onA, room, 1), upTo(onB, room, 1)])
+
+  const admin = new Redis(redis.url)
+  t.teardown(() => { admin.disconnect() })
+  // No new connection is let in, then both instances' publishers are cut off: they cannot come back
+  // until the limit is lifted, while the subscribers (A's included) stay connected throughout.
+  const clients = String(await admin.call('CLIENT', 'LIST')).trim().split('\n')
+  const publishers = clients.filter(line => / name=chat-pub-/.test(line)).map(line => /\bid=(\d+)/.exec(line)![1]!)
+  t.equal(publishers.length, 2, 'one publisher per instance')
+  await admin.call('CONFIG', 'SET', 'maxclients', String(clients.length - publishers.length))
+  for (const id of publishers) await admin.call('CLIENT', 'KILL', 'ID', id)
+  await post(b, users[1]!, room, 'unpublished')
+  await upTo(onB, room, 2)
+
+  await admin.call('CONFIG', 'SET', 'maxclients', '10000')
+  // Nothing more is sent: B's publisher, back, tells the others to look for what it could not send.
+  await upTo(onA, room, 2)
+  t.same(feedSeqs(onA, room), [1, 2])
+  t.same(onA.all(f => f.type === 'message:new').map(f => f.payload.content), ['before', 'unpublished'])
 })
