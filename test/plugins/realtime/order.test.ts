@@ -105,11 +105,11 @@ t.test('frames published while Redis was away reach the other instance\'s socket
 })
 
 t.test('frames an instance could not publish (its publisher cut off, every subscriber still up) reach the other instance once it publishes again', async t => {
-  const { redis, b, urlA, urlB, users, room } = await cluster(t, 2)
+  const { redis, b, urlA, urlB, users, room, base } = await cluster(t, 2)
   const onA = await TestSocket.as(t, urlA, users[0]!)
   const onB = await TestSocket.as(t, urlB, users[1]!)
   await post(b, users[1]!, room, 'before')
-  await Promise.all([upTo(onA, room, 1), upTo(onB, room, 1)])
+  await Promise.all([upTo(onA, room, 1, base), upTo(onB, room, 1, base)])
 
   const admin = new Redis(redis.url)
   t.teardown(() => { admin.disconnect() })
@@ -121,11 +121,11 @@ t.test('frames an instance could not publish (its publisher cut off, every subsc
   await admin.call('CONFIG', 'SET', 'maxclients', String(clients.length - publishers.length))
   for (const id of publishers) await admin.call('CLIENT', 'KILL', 'ID', id)
   await post(b, users[1]!, room, 'unpublished')
-  await upTo(onB, room, 2)
+  await upTo(onB, room, 2, base)
 
   await admin.call('CONFIG', 'SET', 'maxclients', '10000')
   // Nothing more is sent: B's publisher, back, tells the others to look for what it could not send.
-  await upTo(onA, room, 2)
-  t.same(feedSeqs(onA, room), [1, 2])
+  await upTo(onA, room, 2, base)
+  t.same(feedSeqs(onA, room, base), [1, 2])
   t.same(onA.all(f => f.type === 'message:new').map(f => f.payload.content), ['before', 'unpublished'])
 })
