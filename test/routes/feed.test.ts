@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
-import { type Frame, listen, TestSocket } from '../ws-client.js'
+import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // The room feed (CONTRACT.md Part 2): every change is numbered, replayed by `sync` and served by
 // GET /rooms/{id}/events the same way; read state and unread counts; leaving.
@@ -151,4 +151,29 @@ t.test('leaving: member:left to the room, room:removed to the leaver, nothing af
 
   t.equal((await call(app, bob, 'POST', `/api/v1/rooms/${room}/join`)).statusCode, 200, 'bob comes back')
   t.match((await call(app, bob, 'GET', '/api/v1/users/me/rooms')).body[0], { id: room, role: 'member', unread_count: 0 }, 'rejoining starts at the join')
+})
+
+t.test('on two instances: read reaches your sockets on the other one; a leave stops the room there at its seq', async t => {
+  const redis = await PrivateRedis.start(t)
+  const { a, b, urlB } = await twoInstances(t, redis.url)
+  const alice = await signUp(a)
+  const bob = await signUp(a)
+  const room = await createRoom(a, alice, 'two instances')
+  await joinRoom(a, bob, room)
+  const aliceOnB = await TestSocket.as(t, urlB, alice)
+  const bobOnB = await TestSocket.as(t, urlB, bob)
+  const sent = await send(a, bob, room, 'hello from A')
+  await aliceOnB.message('hello from A')
+
+  const read = await call(a, alice, 'POST', `/api/v1/rooms/${room}/read`, { seq: sent.seq })
+  t.same((await aliceOnB.next(f => f.type === 'read', 'read on B')).payload, read.body, 'marked on A, cleared on B')
+  t.same(bobOnB.all(f => f.type === 'read'), [], 'nobody else gets it')
+
+  await call(a, bob, 'POST', `/api/v1/rooms/${room}/leave`)
+  t.same((await bobOnB.next(f => f.type === 'room:removed', 'room:removed on B')).payload, { room_id: room, reason: 'left' })
+  const left = await aliceOnB.next(f => f.type === 'member:left', 'member:left on B')
+  await send(a, alice, room, 'after the leave')
+  await aliceOnB.message('after the leave')
+  t.same(bobOnB.all(f => f.payload?.room_id === room && (f.payload?.seq ?? 0) >= left.payload.seq), [], 'bob\'s socket on B got nothing of the room from his leave on')
+  t.same((await call(b, alice, 'GET', `/api/v1/rooms/${room}/events?after=${sent.seq}`)).body.map((f: Frame) => f.type), ['member:left', 'message:new'], 'B serves the same feed: the leave, then the message (a read takes no seq)')
 })
