@@ -1,7 +1,7 @@
 /**
  * Baseline for P10: a bare `ws` server + pg. A `sync {rooms: {"<id>": <seq>}}` frame is answered,
  * per room, with ONE query that reads the feed after that seq (messages and room_events merged by
- * seq, each message with its author and its reactions aggregated in SQL), the frames built from the
+ * seq, each message with its author, the window's reactions aggregated once in SQL), the frames built from the
  * rows in the chat server's shape and sent one `ws.send` each, then `sync:done`. No auth, no
  * membership check, no reset past 1,000, no pacing. On a pool with db/connect.ts's settings.
  * PORT, DATABASE_URL and BENCH_USER_ID (whose `me` the reactions show) from the environment.
@@ -13,22 +13,26 @@ import { poolConfig } from '../../db/connect.js'
 
 const LIMIT = 1001
 const FEED = `
+  with f as (
+    select seq, type, message_id, data from (
+      (select seq, 'message:new'::text as type, id as message_id, null::jsonb as data from messages
+        where room_id = $1 and seq > $2 order by seq limit $3)
+      union all
+      (select seq, type::text, message_id, data from room_events where room_id = $1 and seq > $2 order by seq limit $3)
+    ) feed order by seq limit $3
+  ), r as (
+    select message_id, json_agg(json_build_object('emoji', emoji, 'count', n, 'me', me) order by first) as reactions
+    from (select message_id, emoji, count(*)::int as n, coalesce(bool_or(user_id = $4), false) as me, min(id) as first
+          from reactions where message_id in (select message_id from f where type = 'message:new') group by message_id, emoji) x
+    group by message_id
+  )
   select f.seq, f.type, f.data, m.id, m.room_id, m.user_id, u.username, m.content, m.created_at, m.seq as message_seq,
     m.client_msg_id, m.edited_at, m.deleted_at, m.reply_to, m.reply_count, r.reactions
-  from (
-    (select seq, 'message:new'::text as type, id as message_id, null::jsonb as data from messages
-      where room_id = $1 and seq > $2 order by seq limit $3)
-    union all
-    (select seq, type::text, message_id, data from room_events where room_id = $1 and seq > $2 order by seq limit $3)
-  ) f
+  from f
   left join messages m on m.id = f.message_id and f.type in ('message:new', 'message:updated')
   left join users u on u.id = m.user_id
-  left join lateral (
-    select json_agg(json_build_object('emoji', emoji, 'count', n, 'me', me) order by first) as reactions
-    from (select emoji, count(*)::int as n, coalesce(bool_or(user_id = $4), false) as me, min(id) as first
-          from reactions where message_id = m.id group by emoji) x
-  ) r on f.type = 'message:new' and m.deleted_at is null
-  order by f.seq limit $3`
+  left join r on r.message_id = m.id and f.type = 'message:new' and m.deleted_at is null
+  order by f.seq`
 
 interface FeedRow {
   seq: number
@@ -86,7 +90,18 @@ const viewer = Number(process.env.BENCH_USER_ID)
 const timings = { query: [] as number[], send: [] as number[] }
 
 // A plain GET answers 200, so the bench can wait for it as it waits for the chat server.
-const http = createServer((req, res) => { res.end(req.url === '/timings' ? JSON.stringify(timings) : 'ok') })
+// GET /timings and GET /explain?room=&after= (EXPLAIN ANALYZE of the query) are for the bench's notes.
+const http = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  if (url.pathname === '/timings') {
+    res.end(JSON.stringify(timings))
+  } else if (url.pathname === '/explain') {
+    pool.query<{ 'QUERY PLAN': string }>('EXPLAIN (ANALYZE, BUFFERS) ' + FEED, [Number(url.searchParams.get('room')), Number(url.searchParams.get('after')), LIMIT, viewer])
+      .then(r => { res.end(r.rows.map(row => row['QUERY PLAN']).join('\n')) }, (err: Error) => { res.statusCode = 500; res.end(err.message) })
+  } else {
+    res.end('ok')
+  }
+})
 const server = new WebSocketServer({ server: http, perMessageDeflate: false })
 server.on('connection', socket => {
   socket.on('message', data => {

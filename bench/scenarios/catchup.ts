@@ -1,4 +1,8 @@
+import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
 import type WebSocket from 'ws'
+import type { Database } from '../../db/database.js'
+import { roomCatchUp } from '../../src/chat/sync.js'
 import { type Context, startBaseline } from '../lib/context.js'
 import { seedRoom, signToken, withClient } from '../lib/db.js'
 import { percentile } from '../lib/load.js'
@@ -46,6 +50,34 @@ async function seed (url: string): Promise<{ roomId: number, readerId: number }>
     for (const table of ['messages', 'room_events', 'reactions']) await c.query(`VACUUM ANALYZE ${table}`)
   })
   return { roomId, readerId }
+}
+
+/**
+ * Our read alone, in the bench process: src/chat/sync.ts `roomCatchUp` (what the `sync` handler
+ * reads: membership, feed, messages, reactions) timed over `n` calls, and EXPLAIN (ANALYZE) of each
+ * query it sends (captured through Kysely's log).
+ */
+async function ourRead (url: string, userId: number, roomId: number, n: number): Promise<{ ms: number[], plans: Array<{ sql: string, plan: string, ms: number }> }> {
+  let captured: CompiledQuery[] = []
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: event => { captured.push(event.query) } })
+  try {
+    const ms: number[] = []
+    for (let i = 0; i < n; i++) {
+      captured = []
+      const t0 = performance.now()
+      await roomCatchUp(db, userId, roomId, SEEN)
+      ms.push(performance.now() - t0)
+    }
+    const plans = []
+    for (const query of captured) {
+      const plan = (await pool.query<{ 'QUERY PLAN': string }>('EXPLAIN (ANALYZE, BUFFERS) ' + query.sql, [...query.parameters])).rows.map(r => r['QUERY PLAN']).join('\n')
+      plans.push({ sql: query.sql, plan, ms: Number(/Execution Time: ([\d.]+)/.exec(plan)?.[1] ?? NaN) })
+    }
+    return { ms, plans }
+  } finally {
+    await db.destroy()
+  }
 }
 
 interface Round { ms: number, frames: number, bytes: number, texts: string[] }
@@ -122,6 +154,9 @@ export async function p10 (ctx: Context): Promise<Row[]> {
       }
     }
     const rounds = blocks * perBlock
+    const read = await ourRead(ctx.databaseUrl, readerId, roomId, ctx.quick ? 5 : 20)
+    const baselinePlan = await (await fetch(`${bare.base}/explain?room=${roomId}&after=${SEEN}`)).text()
+    const baselineSqlMs = Number(/Execution Time: ([\d.]+)/.exec(baselinePlan)?.[1] ?? NaN)
     const split = await (await fetch(`${bare.base}/timings`)).json() as { query: number[], send: number[] }
     const measured = { query: split.query.slice(-rounds), send: split.send.slice(-rounds) }
     const cpuMs = { ours: cpu.ours * 1000 / rounds, baseline: cpu.baseline * 1000 / rounds }
@@ -137,6 +172,8 @@ export async function p10 (ctx: Context): Promise<Row[]> {
       rounds,
       cpuMsPerCatchUp: cpuMs,
       baselineSplit: measured,
+      ourRead: read,
+      baselinePlan,
       warm,
       ...result,
       times,
@@ -155,7 +192,9 @@ export async function p10 (ctx: Context): Promise<Row[]> {
       row('P10', 'catch-up send → sync:done p99 ms', 'ms', result.ours.p99, result.baseline.p99, { on: 'ratio', op: '<=', value: 2 },
         `mean ${result.ours.mean.toFixed(1)} vs ${result.baseline.mean.toFixed(1)} ms, p50 ${result.ours.p50.toFixed(1)} vs ${result.baseline.p50.toFixed(1)} ms; ` +
         `server CPU per catch-up ${cpuMs.ours.toFixed(1)} vs ${cpuMs.baseline.toFixed(1)} ms (PostgreSQL's not counted); ` +
-        `baseline's pg read ${mean(measured.query).toFixed(1)} ms + frames built and sent ${mean(measured.send).toFixed(1)} ms`)
+        `baseline's pg read ${mean(measured.query).toFixed(1)} ms + frames built and sent ${mean(measured.send).toFixed(1)} ms; ` +
+        `our read alone (roomCatchUp, ${read.plans.length} queries) ${percentile(read.ms, 50).toFixed(1)} ms median; ` +
+        `EXPLAIN ANALYZE execution: ours ${read.plans.map(p => p.ms.toFixed(1)).join(' + ')} ms, baseline ${baselineSqlMs.toFixed(1)} ms`)
     ]
   } finally {
     for (const socket of sockets) socket.terminate()
