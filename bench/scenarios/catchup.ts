@@ -132,7 +132,7 @@ export async function p10 (ctx: Context): Promise<Row[]> {
     await sleep(300) // what the server sends on connect (presence) goes by before the first round
     const sync = JSON.stringify({ type: 'sync', payload: { rooms: { [roomId]: SEEN } } })
     const warm = ctx.quick ? 2 : 10
-    const blocks = ctx.quick ? 2 : 10
+    const blocks = ctx.quick ? 2 : 20
     const perBlock = ctx.quick ? 5 : 10
     const first = { ours: await catchUp(ours, sync, true), baseline: await catchUp(theirs, sync, true) }
     for (let i = 1; i < warm; i++) { await catchUp(theirs, sync, false); await catchUp(ours, sync, false) }
