@@ -140,7 +140,6 @@ export async function p10 (ctx: Context): Promise<Row[]> {
     // CPU of each side's process over its measured rounds (PostgreSQL's own is not in it).
     const cpu = { ours: 0, baseline: 0 }
     const pids = { ours: server.pid, baseline: bare.child.pid }
-    await fetch(`${bare.base}/timings`) // (the warm-up's timings are in the details too)
     const counts = { ours: new Set<number>(), baseline: new Set<number>() }
     for (let b = 0; b < blocks; b++) {
       for (const [side, socket] of [['baseline', theirs], ['ours', ours]] as const) {
@@ -158,6 +157,7 @@ export async function p10 (ctx: Context): Promise<Row[]> {
     const baselinePlan = await (await fetch(`${bare.base}/explain?room=${roomId}&after=${SEEN}`)).text()
     const baselineSqlMs = Number(/Execution Time: ([\d.]+)/.exec(baselinePlan)?.[1] ?? NaN)
     const split = await (await fetch(`${bare.base}/timings`)).json() as { query: number[], send: number[] }
+    // The baseline kept every sync's split; the measured rounds are its last ones.
     const measured = { query: split.query.slice(-rounds), send: split.send.slice(-rounds) }
     const cpuMs = { ours: cpu.ours * 1000 / rounds, baseline: cpu.baseline * 1000 / rounds }
     const same = first.ours.texts.filter((text, i) => text === first.baseline.texts[i]).length
