@@ -46,31 +46,39 @@ export interface MyRoomRow {
 
 /**
  * A page of the user's rooms, most recent activity first, each with the user's role, read marker,
- * unread count and the id of its last message that is not deleted. One query; per room, two index
- * probes on messages_room_live_seq_idx (the unread part, and the newest entry), so its cost follows
- * the rooms and what is unread in them, not their history.
+ * unread count and the id of its last message that is not deleted. One query: the page of rooms is
+ * chosen first (the member's rooms by room_members_user_id_idx, sorted by activity), and only the
+ * rooms on it get their two index probes on messages (the unread part of
+ * messages_room_live_seq_idx, and the newest live entry), so its cost follows the page and what is
+ * unread on it: neither the rooms' history nor the rooms skipped by `offset`.
  */
 export async function roomsOfMember (db: Db, userId: number, page: { limit: number, offset: number }): Promise<MyRoomRow[]> {
-  const rows = await db.selectFrom('room_members')
-    .innerJoin('rooms', 'rooms.id', 'room_members.room_id')
+  const rows = await db
+    .with('page', qb => qb.selectFrom('room_members')
+      .innerJoin('rooms', 'rooms.id', 'room_members.room_id')
+      .select([
+        'rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at', 'rooms.last_activity_at',
+        'room_members.role', 'room_members.last_read_seq'
+      ])
+      .where('room_members.user_id', '=', userId)
+      .orderBy('rooms.last_activity_at', 'desc').orderBy('rooms.id', 'desc')
+      .limit(page.limit).offset(page.offset))
+    .selectFrom('page')
     .select(eb => [
-      'rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at',
-      'room_members.role', 'room_members.last_read_seq',
+      'page.id', 'page.name', 'page.description', 'page.created_by', 'page.created_at', 'page.role', 'page.last_read_seq',
       eb.selectFrom('messages').select(eb => eb.fn.countAll<string>().as('n'))
-        .whereRef('messages.room_id', '=', 'rooms.id')
-        .whereRef('messages.seq', '>', 'room_members.last_read_seq')
+        .whereRef('messages.room_id', '=', 'page.id')
+        .whereRef('messages.seq', '>', 'page.last_read_seq')
         .where('messages.deleted_at', 'is', null)
         .where('messages.user_id', 'is distinct from', userId)
         .as('unread_count'),
       eb.selectFrom('messages').select('messages.id')
-        .whereRef('messages.room_id', '=', 'rooms.id')
+        .whereRef('messages.room_id', '=', 'page.id')
         .where('messages.deleted_at', 'is', null)
         .orderBy('messages.seq', 'desc').limit(1)
         .as('last_message_id')
     ])
-    .where('room_members.user_id', '=', userId)
-    .orderBy('rooms.last_activity_at', 'desc').orderBy('rooms.id', 'desc')
-    .limit(page.limit).offset(page.offset)
+    .orderBy('page.last_activity_at', 'desc').orderBy('page.id', 'desc')
     .execute()
   return rows.map(row => ({ ...row, unread_count: Number(row.unread_count ?? 0), last_message_id: row.last_message_id ?? null }))
 }
