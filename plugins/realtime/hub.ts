@@ -121,6 +121,16 @@ export interface HubOptions {
   onSlowConsumer?: (client: Client) => void
 }
 
+/** A place under the socket caps, held from before an upgrade's work until its socket is added or the upgrade ends (see `Hub.reserve`). */
+export interface Place {
+  userId: number
+  address: string
+  /** Whether it still counts against the caps (false once given back, or when it was past a cap). */
+  held: boolean
+  /** Set when it was past a cap: why its socket will be closed (1013). */
+  refusal?: string
+}
+
 /** How long a revocation is remembered for sockets still being opened (longer than any upgrade takes). */
 const REVOKED_MEMORY_MS = 10 * 60_000
 
@@ -153,6 +163,9 @@ export class Hub {
   private readonly byAddress = new Map<string, Set<Client>>()
   /** Per user, the token version below which every token is revoked (and until when that is remembered). */
   private readonly revoked = new Map<number, { version: number, until: number }>()
+  /** Places held by sockets being opened, per user and per address (see `reserve`). */
+  private readonly openingByUser = new Map<number, number>()
+  private readonly openingByAddress = new Map<string, number>()
 
   constructor (private readonly options: HubOptions) {}
 
@@ -168,21 +181,48 @@ export class Hub {
   }
 
   /**
-   * Adds a socket, or closes it at once: 4401 when its token was revoked meanwhile (a revocation
-   * that arrived while it was being opened), 1013 past the per-user or per-address cap.
-   * Returns undefined when it was refused.
+   * Holds a place under the per-user and per-address caps for a socket about to be opened, before
+   * the upgrade does any work for it (reading the user's rooms): the sockets being opened count
+   * with the open ones, so a burst of upgrades is cut at the cap at once. A place past the cap
+   * carries the reason its socket will be closed with (1013). Given back by `add`, or by `release`
+   * when the upgrade never completes.
    */
-  add (socket: WebSocket, userId: number, tokenVersion: number, address: string): Client | undefined {
+  reserve (userId: number, address: string): Place {
+    const place: Place = { userId, address, held: false }
+    if (count(this.byUser, userId) + (this.openingByUser.get(userId) ?? 0) >= this.options.maxSocketsPerUser) {
+      place.refusal = 'Too many sockets open for this user'
+    } else if (count(this.byAddress, address) + (this.openingByAddress.get(address) ?? 0) >= this.options.maxSocketsPerAddress) {
+      place.refusal = 'Too many sockets open from this address'
+    } else {
+      place.held = true
+      bump(this.openingByUser, userId, 1)
+      bump(this.openingByAddress, address, 1)
+    }
+    return place
+  }
+
+  /** Gives a place back (its upgrade ended, or its socket was added); a second call does nothing. */
+  release (place: Place): void {
+    if (!place.held) return
+    place.held = false
+    bump(this.openingByUser, place.userId, -1)
+    bump(this.openingByAddress, place.address, -1)
+  }
+
+  /**
+   * Adds the socket of a reserved place, or closes it at once: 4401 when its token was revoked
+   * meanwhile (a revocation that arrived while it was being opened), 1013 when its place was past
+   * the per-user or per-address cap. Returns undefined when it was refused.
+   */
+  add (socket: WebSocket, place: Place, tokenVersion: number): Client | undefined {
+    const { userId, address, refusal } = place
+    this.release(place)
     if (this.isRevoked(userId, tokenVersion)) {
       socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
       return undefined
     }
-    if ((this.byUser.get(userId)?.size ?? 0) >= this.options.maxSocketsPerUser) {
-      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open for this user')
-      return undefined
-    }
-    if ((this.byAddress.get(address)?.size ?? 0) >= this.options.maxSocketsPerAddress) {
-      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open from this address')
+    if (refusal !== undefined) {
+      socket.close(CloseCode.TRY_AGAIN_LATER, refusal)
       return undefined
     }
     const client = new Client(socket, userId, tokenVersion, address)
@@ -351,6 +391,16 @@ function addTo<K> (map: Map<K, Set<Client>>, key: K, client: Client): void {
     map.set(key, set)
   }
   set.add(client)
+}
+
+function count<K> (map: Map<K, Set<Client>>, key: K): number {
+  return map.get(key)?.size ?? 0
+}
+
+function bump<K> (map: Map<K, number>, key: K, by: number): void {
+  const n = (map.get(key) ?? 0) + by
+  if (n > 0) map.set(key, n)
+  else map.delete(key)
 }
 
 function removeFrom<K> (map: Map<K, Set<Client>>, key: K, client: Client): void {

@@ -1,6 +1,7 @@
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { roomIdsOfUser } from '../../db/rooms.js'
 import type { Config } from '../../src/config.js'
@@ -9,7 +10,7 @@ import { BODY_MAX_BYTES } from '../../src/limits.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
 import { FrameBudget } from './budget.js'
 import { redisFanout } from './fanout.js'
-import { CloseCode, Hub } from './hub.js'
+import { CloseCode, Hub, type Place } from './hub.js'
 import { localPresence, type Presence, redisPresence } from './presence.js'
 import { type ServeOptions, serveSession, Session } from './session.js'
 import { Throttle } from './throttle.js'
@@ -19,9 +20,9 @@ export interface SocketStart {
   user: { id: number, username: string }
   /** The token's version (`ver`): revoking it closes the socket with 4401. */
   tokenVersion: number
-  /** The client's address (the per-address socket cap). */
-  address: string
-  /** The user's rooms. */
+  /** Its place under the per-user and per-address socket caps (see `Hub.reserve`). */
+  place: Place
+  /** The user's rooms (none read for a socket past a cap: it is closed as it opens). */
   roomIds: number[]
   log: FastifyBaseLogger
 }
@@ -35,8 +36,11 @@ declare module 'fastify' {
       presence: Presence
       /** `typing` events forwarded per user and room: one per 2 s. */
       typing: Throttle
-      /** The user's rooms, for a socket about to open. */
-      prepare: (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger) => Promise<SocketStart>
+      /**
+       * For a socket about to open (the upgrade's `connection`): refuses it (429) while the user's
+       * frame budget is spent, holds its place under the socket caps, and reads the user's rooms.
+       */
+      prepare: (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger) => Promise<SocketStart>
       /** Takes in an upgraded socket and serves it (see `serveSession`). */
       open: (socket: WebSocket, start: SocketStart, options: ServeOptions) => void
     }
@@ -103,13 +107,25 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const { enabled, wsFrames } = config.rateLimit
   const budget = enabled ? new FrameBudget(wsFrames / 60 * BUDGET_BURST_S, wsFrames / 60) : undefined
 
-  async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger): Promise<SocketStart> {
-    return { user, tokenVersion, address, log, roomIds: await roomIdsOfUser(app.db, user.id) }
+  async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger): Promise<SocketStart> {
+    // A user who spent the frame budget is refused (429) before any work.
+    budget?.check(user.id)
+    const place = hub.reserve(user.id, address)
+    // An upgrade that never completes (refused, or the client went away) gives its place back.
+    if (connection.destroyed) hub.release(place)
+    else connection.once('close', () => { hub.release(place) })
+    try {
+      // A socket past a cap is closed as it opens (1013): its rooms are not read.
+      return { user, tokenVersion, place, log, roomIds: place.held ? await roomIdsOfUser(app.db, user.id) : [] }
+    } catch (err) {
+      hub.release(place)
+      throw err
+    }
   }
 
   function open (socket: WebSocket, start: SocketStart, options: ServeOptions): void {
     const { user, log } = start
-    const client = hub.add(socket, user.id, start.tokenVersion, start.address)
+    const client = hub.add(socket, start.place, start.tokenVersion)
     if (client === undefined) return
     for (const roomId of start.roomIds) hub.subscribe(client, roomId)
     // Online/offline in the order the socket opened and closed (the store answers in order).
