@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws'
 import { roomIdsOfUser } from '../../db/rooms.js'
 import type { Config } from '../../src/config.js'
 import { announcePresence, announcePresenceOf } from '../../src/chat/presence.js'
+import { FreshReads } from '../../src/fresh-reads.js'
 import { BODY_MAX_BYTES } from '../../src/limits.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
 import { FrameBudget } from './budget.js'
@@ -107,6 +108,8 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const { enabled, wsFrames } = config.rateLimit
   const budget = enabled ? new FrameBudget(wsFrames / 60 * BUDGET_BURST_S, wsFrames / 60) : undefined
 
+  // A user's sockets opening at the same time share a read of their rooms (each one begun after the upgrade asked).
+  const roomsOfUser = new FreshReads(async (userId: number) => await roomIdsOfUser(app.db, userId))
   async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger): Promise<SocketStart> {
     // A user who spent the frame budget is refused (429) before any work.
     budget?.check(user.id)
@@ -116,7 +119,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     else connection.once('close', () => { hub.release(place) })
     try {
       // A socket past a cap is closed as it opens (1013): its rooms are not read.
-      return { user, tokenVersion, place, log, roomIds: place.held ? await roomIdsOfUser(app.db, user.id) : [] }
+      return { user, tokenVersion, place, log, roomIds: place.held ? await roomsOfUser.get(user.id) : [] }
     } catch (err) {
       hub.release(place)
       throw err
