@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { ChatEvent, RoomFrameEvent } from '../../src/chat/events.js'
 import type { ServerFrame } from '../../src/schemas/realtime.js'
@@ -18,7 +19,7 @@ export const CloseCode = {
 
 /** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
 const LIVE_SEEN_MAX = 256
-/** A catch-up yields to the event loop after every this many frames. */
+/** A catch-up is sent in chunks of this many frames, one chunk per turn of the event loop (see `Hub.catchUp`). */
 const YIELD_EVERY = 100
 /** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
 const HELD_MAX = 5000
@@ -107,7 +108,14 @@ export class Client {
   /** The rooms it was subscribed to when the hub let it go (the user's offline announcement goes there). */
   roomsAtRemoval: number[] = []
 
-  constructor (readonly socket: WebSocket, readonly userId: number, readonly tokenVersion: number, readonly address: string) {}
+  constructor (
+    readonly socket: WebSocket,
+    /** The TCP connection under it (the upgrade's): corked while a batch of frames is sent. */
+    readonly connection: Duplex,
+    readonly userId: number,
+    readonly tokenVersion: number,
+    readonly address: string
+  ) {}
 }
 
 export interface HubOptions {
@@ -214,7 +222,7 @@ export class Hub {
    * meanwhile (a revocation that arrived while it was being opened), 1013 when its place was past
    * the per-user or per-address cap. Returns undefined when it was refused.
    */
-  add (socket: WebSocket, place: Place, tokenVersion: number): Client | undefined {
+  add (socket: WebSocket, connection: Duplex, place: Place, tokenVersion: number): Client | undefined {
     const { userId, address, refusal } = place
     this.release(place)
     if (this.isRevoked(userId, tokenVersion)) {
@@ -225,7 +233,7 @@ export class Hub {
       socket.close(CloseCode.TRY_AGAIN_LATER, refusal)
       return undefined
     }
-    const client = new Client(socket, userId, tokenVersion, address)
+    const client = new Client(socket, connection, userId, tokenVersion, address)
     this.clients.add(client)
     addTo(this.byUser, userId, client)
     addTo(this.byAddress, address, client)
@@ -326,13 +334,16 @@ export class Hub {
     try {
       const result = await read()
       if (result.reset) {
-        await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
+        await this.sendPaced(client, [JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } })])
         return undefined
       }
-      for (const [i, { seq, frame }] of result.frames.entries()) {
-        if (!client.order.sentLive(roomId, seq)) await this.sendPaced(client, JSON.stringify(frame))
-        // A long replay lets other work in now and then, instead of holding the event loop for all of it.
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise(resolve => setImmediate(resolve))
+      for (let i = 0; i < result.frames.length; i += YIELD_EVERY) {
+        // Every catch-up on this instance takes turns: one chunk per turn of the event loop in all,
+        // so however many run at once, other work (another user's request) waits for one chunk at most.
+        await this.nextTurn()
+        if (client.socket.readyState !== client.socket.OPEN) break
+        const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
+        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)))
       }
       floor = result.upTo
       return Math.max(floor, client.order.heldUpTo(roomId))
@@ -362,17 +373,40 @@ export class Hub {
   }
 
   /**
-   * Sends a frame and, when the socket's buffer is getting full, waits until it has been written
-   * out: for catch-up, where the server (not the room) decides the pace.
+   * Sends frames in one write to the connection (each `send` would be a system call of its own)
+   * and, when the socket's buffer is getting full, waits until they have been written out: for
+   * catch-up, where the server (not the room) decides the pace.
    */
-  async sendPaced (client: Client, frame: Buffer | string): Promise<void> {
-    const { socket } = client
-    if (socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) {
-      socket.send(frame, { binary: false })
-      return
+  async sendPaced (client: Client, frames: string[]): Promise<void> {
+    const { socket, connection } = client
+    if (socket.readyState !== socket.OPEN || frames.length === 0) return
+    let written: Promise<void> | undefined
+    connection.cork()
+    try {
+      for (const frame of frames.slice(0, -1)) socket.send(frame, { binary: false })
+      const last = frames.at(-1)!
+      if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) socket.send(last, { binary: false })
+      else written = new Promise<void>(resolve => { socket.send(last, { binary: false }, () => resolve()) })
+    } finally {
+      connection.uncork()
     }
-    await new Promise<void>(resolve => { socket.send(frame, { binary: false }, () => resolve()) })
+    await written
+  }
+
+  /** Catch-ups waiting for their turn (see `catchUp`), first come first served. */
+  private readonly turns: Array<() => void> = []
+
+  /** Resolves at this catch-up's turn: one a turn of the event loop (a `setImmediate` each). */
+  private async nextTurn (): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.turns.push(resolve)
+      if (this.turns.length === 1) setImmediate(this.passTurn)
+    })
+  }
+
+  private readonly passTurn = (): void => {
+    this.turns.shift()?.()
+    if (this.turns.length > 0) setImmediate(this.passTurn)
   }
 
   private dropSlow (client: Client): void {

@@ -21,6 +21,8 @@ export interface SocketStart {
   user: { id: number, username: string }
   /** The token's version (`ver`): revoking it closes the socket with 4401. */
   tokenVersion: number
+  /** The upgrade's TCP connection (the socket's frames are written to it). */
+  connection: Duplex
   /** Its place under the per-user and per-address socket caps (see `Hub.reserve`). */
   place: Place
   /** The user's rooms (none read for a socket past a cap: it is closed as it opens). */
@@ -119,7 +121,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     else connection.once('close', () => { hub.release(place) })
     try {
       // A socket past a cap is closed as it opens (1013): its rooms are not read.
-      return { user, tokenVersion, place, log, roomIds: place.held ? await roomsOfUser.get(user.id) : [] }
+      return { user, tokenVersion, connection, place, log, roomIds: place.held ? await roomsOfUser.get(user.id) : [] }
     } catch (err) {
       hub.release(place)
       throw err
@@ -128,7 +130,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
 
   function open (socket: WebSocket, start: SocketStart, options: ServeOptions): void {
     const { user, log } = start
-    const client = hub.add(socket, start.place, start.tokenVersion)
+    const client = hub.add(socket, start.connection, start.place, start.tokenVersion)
     if (client === undefined) return
     for (const roomId of start.roomIds) hub.subscribe(client, roomId)
     // Online/offline in the order the socket opened and closed (the store answers in order).
