@@ -41,7 +41,8 @@ declare module 'fastify' {
       typing: Throttle
       /**
        * For a socket about to open (the upgrade's `connection`): refuses it (429) while the user's
-       * frame budget is spent, holds its place under the socket caps, and reads the user's rooms.
+       * frame budget is spent, holds its place under the socket caps (a unit of the budget when it
+       * is past one), and reads the user's rooms.
        */
       prepare: (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger) => Promise<SocketStart>
       /** Takes in an upgraded socket and serves it (see `serveSession`). */
@@ -116,6 +117,9 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     // A user who spent the frame budget is refused (429) before any work.
     budget?.check(user.id)
     const place = hub.reserve(user.id, address)
+    // Past a cap the socket is closed as it opens (1013), and the attempt costs a unit: a user who
+    // opens more sockets than allowed, to multiply their work, spends the budget on the refusals.
+    if (!place.held) budget?.take(user.id, 1)
     // An upgrade that never completes (refused, or the client went away) gives its place back.
     if (connection.destroyed) hub.release(place)
     else connection.once('close', () => { hub.release(place) })

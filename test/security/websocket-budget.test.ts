@@ -133,6 +133,20 @@ t.test('a user who spent the frame budget is refused a new socket (429) until a 
   t.pass('once a unit is back, the user opens a socket again')
 })
 
+t.test('an upgrade past the socket cap costs a unit of the frame budget', async t => {
+  // 120 frames a minute: two a second, a burst of 12.
+  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '120', WS_MAX_SOCKETS_PER_USER: '1' } })
+  const url = await listen(app)
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice, 'over the cap')
+  const socket = await TestSocket.as(t, url, alice)
+  const extra = await Promise.all(Array.from({ length: 12 }, async () => await TestSocket.as(t, url, alice)))
+  for (const s of extra) t.same(await s.closed, { code: 1013, reason: 'Too many sockets open for this user' })
+  socket.send({ type: 'presence:get', payload: { room_id: room } })
+  const refused = await socket.next(f => f.type === 'error' || f.type === 'presence:list')
+  t.equal(refused.type === 'error' && refused.payload.code, 'RATE_LIMITED', 'the twelve refused upgrades spent the burst: the open socket\'s next frame waits')
+})
+
 t.test('upgrades that never complete give their place under the socket cap back', async t => {
   const app = await build(t, { env: { WS_MAX_SOCKETS_PER_USER: '2' } })
   const url = await listen(app)
