@@ -5,6 +5,7 @@ import { findAuthState } from '../../db/users.js'
 import { type AuthState, AuthStates } from './auth-states.js'
 import type { Config } from '../../src/config.js'
 import { unauthorized } from '../../src/errors.js'
+import { FreshReads } from '../../src/fresh-reads.js'
 import { INT32_MAX } from '../../src/limits.js'
 
 /**
@@ -30,7 +31,10 @@ declare module 'fastify' {
     signToken: (user: { id: number, role: string, token_version: number }) => string
     /** The user's auth state (name, role, token version, disabled), as `authenticate` reads it: cached for AUTH_CACHE_SECONDS. */
     authState: (userId: number) => Promise<AuthState | undefined>
-    /** Whether the token is still good, read from the database now (no cache): a socket that opened while it was being revoked. */
+    /**
+     * Whether the token is still good, read from the database by a read begun after the call (no
+     * cache; calls at the same time share one): a socket that opened while it was being revoked.
+     */
     isTokenCurrent: (user: AuthUser) => Promise<boolean>
   }
 }
@@ -85,7 +89,9 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
   const valid = (state: AuthState | undefined, user: AuthUser): state is AuthState =>
     state !== undefined && state.disabled_at === null && state.token_version === user.ver
   app.decorate('authState', async (userId: number) => await states.get(userId, load))
-  app.decorate('isTokenCurrent', async (user: AuthUser) => valid(await load(user.id), user))
+  // Not cached, but shared: the checks of a burst of sockets are one or two reads, each begun after the socket was added.
+  const current = new FreshReads(load)
+  app.decorate('isTokenCurrent', async (user: AuthUser) => valid(await current.get(user.id), user))
   // A revocation on this instance or another one: the cache forgets the user at once.
   const unsubscribe = app.bus.subscribe(event => { if (event.type === 'user:revoked') states.revoke(event.user_id, event.token_version) })
   app.addHook('onClose', async () => { unsubscribe() })

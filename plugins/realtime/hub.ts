@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { type ChatEvent, type FrameEvent } from '../../src/chat/events.js'
 import type { ServerFrame, ServerPayload } from '../../src/schemas/realtime.js'
@@ -19,7 +20,7 @@ export const CloseCode = {
 
 /** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
 const LIVE_SEEN_MAX = 256
-/** A catch-up yields to the event loop after every this many frames. */
+/** A catch-up is sent in chunks of this many frames, one chunk per turn of the event loop (see `Hub.catchUp`). */
 const YIELD_EVERY = 100
 /** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
 const HELD_MAX = 5000
@@ -113,7 +114,14 @@ export class Client {
   /** The rooms it was subscribed to when the hub let it go (the user's offline announcement goes there). */
   roomsAtRemoval: number[] = []
 
-  constructor (readonly socket: WebSocket, readonly userId: number, readonly tokenVersion: number, readonly address: string) {}
+  constructor (
+    readonly socket: WebSocket,
+    /** The TCP connection under it (the upgrade's): corked while a batch of frames is sent. */
+    readonly connection: Duplex,
+    readonly userId: number,
+    readonly tokenVersion: number,
+    readonly address: string
+  ) {}
 }
 
 export interface HubOptions {
@@ -131,6 +139,16 @@ export interface HubOptions {
 
 /** How every member frame begins (frames are serialized `{"type":...` first). */
 const MEMBER_PREFIX = Buffer.from('{"type":"member:')
+
+/** A place under the socket caps, held from before an upgrade's work until its socket is added or the upgrade ends (see `Hub.reserve`). */
+export interface Place {
+  userId: number
+  address: string
+  /** Whether it still counts against the caps (false once given back, or when it was past a cap). */
+  held: boolean
+  /** Set when it was past a cap: why its socket will be closed (1013). */
+  refusal?: string
+}
 
 /** How long a revocation is remembered for sockets still being opened (longer than any upgrade takes). */
 const REVOKED_MEMORY_MS = 10 * 60_000
@@ -168,6 +186,9 @@ export class Hub {
   /** The ordering stage of each room that has local sockets. */
   private readonly sequencers = new Map<number, RoomSequencer>()
   private readonly sequencerOptions: SequencerOptions
+  /** Places held by sockets being opened, per user and per address (see `reserve`). */
+  private readonly openingByUser = new Map<number, number>()
+  private readonly openingByAddress = new Map<string, number>()
 
   constructor (private readonly options: HubOptions) {
     this.sequencerOptions = { ...options.feed, deliver: (roomId, seq, frame) => { this.deliverFeed(roomId, seq, frame) } }
@@ -230,24 +251,51 @@ export class Hub {
   }
 
   /**
-   * Adds a socket, or closes it at once: 4401 when its token was revoked meanwhile (a revocation
-   * that arrived while it was being opened), 1013 past the per-user or per-address cap.
-   * Returns undefined when it was refused.
+   * Holds a place under the per-user and per-address caps for a socket about to be opened, before
+   * the upgrade does any work for it (reading the user's rooms): the sockets being opened count
+   * with the open ones, so a burst of upgrades is cut at the cap at once. A place past the cap
+   * carries the reason its socket will be closed with (1013). Given back by `add`, or by `release`
+   * when the upgrade never completes.
    */
-  add (socket: WebSocket, userId: number, tokenVersion: number, address: string): Client | undefined {
+  reserve (userId: number, address: string): Place {
+    const place: Place = { userId, address, held: false }
+    if (count(this.byUser, userId) + (this.openingByUser.get(userId) ?? 0) >= this.options.maxSocketsPerUser) {
+      place.refusal = 'Too many sockets open for this user'
+    } else if (count(this.byAddress, address) + (this.openingByAddress.get(address) ?? 0) >= this.options.maxSocketsPerAddress) {
+      place.refusal = 'Too many sockets open from this address'
+    } else {
+      place.held = true
+      bump(this.openingByUser, userId, 1)
+      bump(this.openingByAddress, address, 1)
+    }
+    return place
+  }
+
+  /** Gives a place back (its upgrade ended, or its socket was added); a second call does nothing. */
+  release (place: Place): void {
+    if (!place.held) return
+    place.held = false
+    bump(this.openingByUser, place.userId, -1)
+    bump(this.openingByAddress, place.address, -1)
+  }
+
+  /**
+   * Adds the socket of a reserved place, or closes it at once: 4401 when its token was revoked
+   * meanwhile (a revocation that arrived while it was being opened), 1013 when its place was past
+   * the per-user or per-address cap. Returns undefined when it was refused.
+   */
+  add (socket: WebSocket, connection: Duplex, place: Place, tokenVersion: number): Client | undefined {
+    const { userId, address, refusal } = place
+    this.release(place)
     if (this.isRevoked(userId, tokenVersion)) {
       socket.close(CloseCode.UNAUTHORIZED, 'Token revoked')
       return undefined
     }
-    if ((this.byUser.get(userId)?.size ?? 0) >= this.options.maxSocketsPerUser) {
-      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open for this user')
+    if (refusal !== undefined) {
+      socket.close(CloseCode.TRY_AGAIN_LATER, refusal)
       return undefined
     }
-    if ((this.byAddress.get(address)?.size ?? 0) >= this.options.maxSocketsPerAddress) {
-      socket.close(CloseCode.TRY_AGAIN_LATER, 'Too many sockets open from this address')
-      return undefined
-    }
-    const client = new Client(socket, userId, tokenVersion, address)
+    const client = new Client(socket, connection, userId, tokenVersion, address)
     this.clients.add(client)
     addTo(this.byUser, userId, client)
     addTo(this.byAddress, address, client)
@@ -398,13 +446,16 @@ export class Hub {
       // What the catch-up read is committed: the room's sequencer makes sure it goes live too.
       if (!result.reset) this.sequencers.get(roomId)?.expect(result.upTo)
       if (result.reset) {
-        await this.sendPaced(client, JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } }))
+        await this.sendPaced(client, [JSON.stringify({ type: 'sync:reset', payload: { room_id: roomId } })])
         return undefined
       }
-      for (const [i, { seq, frame }] of result.frames.entries()) {
-        if (!client.order.sentLive(roomId, seq)) await this.sendPaced(client, JSON.stringify(frame))
-        // A long replay lets other work in now and then, instead of holding the event loop for all of it.
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise(resolve => setImmediate(resolve))
+      for (let i = 0; i < result.frames.length; i += YIELD_EVERY) {
+        // Every catch-up on this instance takes turns: one chunk per turn of the event loop in all,
+        // so however many run at once, other work (another user's request) waits for one chunk at most.
+        await this.nextTurn()
+        if (client.socket.readyState !== client.socket.OPEN) break
+        const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
+        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)))
       }
       floor = result.upTo
       return Math.max(floor, client.order.heldUpTo(roomId))
@@ -434,17 +485,40 @@ export class Hub {
   }
 
   /**
-   * Sends a frame and, when the socket's buffer is getting full, waits until it has been written
-   * out: for catch-up, where the server (not the room) decides the pace.
+   * Sends frames in one write to the connection (each `send` would be a system call of its own)
+   * and, when the socket's buffer is getting full, waits until they have been written out: for
+   * catch-up, where the server (not the room) decides the pace.
    */
-  async sendPaced (client: Client, frame: Buffer | string): Promise<void> {
-    const { socket } = client
-    if (socket.readyState !== socket.OPEN) return
-    if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) {
-      socket.send(frame, { binary: false })
-      return
+  async sendPaced (client: Client, frames: string[]): Promise<void> {
+    const { socket, connection } = client
+    if (socket.readyState !== socket.OPEN || frames.length === 0) return
+    let written: Promise<void> | undefined
+    connection.cork()
+    try {
+      for (const frame of frames.slice(0, -1)) socket.send(frame, { binary: false })
+      const last = frames.at(-1)!
+      if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) socket.send(last, { binary: false })
+      else written = new Promise<void>(resolve => { socket.send(last, { binary: false }, () => resolve()) })
+    } finally {
+      connection.uncork()
     }
-    await new Promise<void>(resolve => { socket.send(frame, { binary: false }, () => resolve()) })
+    await written
+  }
+
+  /** Catch-ups waiting for their turn (see `catchUp`), first come first served. */
+  private readonly turns: Array<() => void> = []
+
+  /** Resolves at this catch-up's turn: one a turn of the event loop (a `setImmediate` each). */
+  private async nextTurn (): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.turns.push(resolve)
+      if (this.turns.length === 1) setImmediate(this.passTurn)
+    })
+  }
+
+  private readonly passTurn = (): void => {
+    this.turns.shift()?.()
+    if (this.turns.length > 0) setImmediate(this.passTurn)
   }
 
   private dropSlow (client: Client): void {
@@ -463,6 +537,16 @@ function addTo<K> (map: Map<K, Set<Client>>, key: K, client: Client): void {
     map.set(key, set)
   }
   set.add(client)
+}
+
+function count<K> (map: Map<K, Set<Client>>, key: K): number {
+  return map.get(key)?.size ?? 0
+}
+
+function bump<K> (map: Map<K, number>, key: K, by: number): void {
+  const n = (map.get(key) ?? 0) + by
+  if (n > 0) map.set(key, n)
+  else map.delete(key)
 }
 
 function removeFrom<K> (map: Map<K, Set<Client>>, key: K, client: Client): void {

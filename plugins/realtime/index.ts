@@ -1,16 +1,18 @@
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { lastSeqsOfRooms, roomsOfUser } from '../../db/rooms.js'
 import type { Config } from '../../src/config.js'
 import { announcePresence, announcePresenceOf } from '../../src/chat/presence.js'
 import { feedAfter } from '../../src/chat/feed.js'
+import { FreshReads } from '../../src/fresh-reads.js'
 import { BODY_MAX_BYTES } from '../../src/limits.js'
 import { TYPING_INTERVAL_MS } from '../../src/schemas/realtime.js'
 import { FrameBudget } from './budget.js'
 import { redisFanout } from './fanout.js'
-import { CloseCode, Hub } from './hub.js'
+import { CloseCode, Hub, type Place } from './hub.js'
 import { localPresence, type Presence, redisPresence } from './presence.js'
 import { type ServeOptions, serveSession, Session } from './session.js'
 import { Throttle } from './throttle.js'
@@ -20,9 +22,11 @@ export interface SocketStart {
   user: { id: number, username: string }
   /** The token's version (`ver`): revoking it closes the socket with 4401. */
   tokenVersion: number
-  /** The client's address (the per-address socket cap). */
-  address: string
-  /** The user's rooms, each with its last seq as read before the socket opened: its live frames start after it. */
+  /** The upgrade's TCP connection (the socket's frames are written to it). */
+  connection: Duplex
+  /** Its place under the per-user and per-address socket caps (see `Hub.reserve`). */
+  place: Place
+  /** The user's rooms, each with its last seq as read before the socket opened: its live frames start after it (none read for a socket past a cap: it is closed as it opens). */
   rooms: Array<{ room_id: number, last_seq: number }>
   log: FastifyBaseLogger
 }
@@ -36,8 +40,12 @@ declare module 'fastify' {
       presence: Presence
       /** `typing` events forwarded per user and room: one per 2 s. */
       typing: Throttle
-      /** The user's rooms, for a socket about to open. */
-      prepare: (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger) => Promise<SocketStart>
+      /**
+       * For a socket about to open (the upgrade's `connection`): refuses it (429) while the user's
+       * frame budget is spent, holds its place under the socket caps (a unit of the budget when it
+       * is past one), and reads the user's rooms.
+       */
+      prepare: (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger) => Promise<SocketStart>
       /** Takes in an upgraded socket and serves it (see `serveSession`). */
       open: (socket: WebSocket, start: SocketStart, options: OpenOptions) => void
     }
@@ -125,13 +133,30 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
   const { enabled, wsFrames } = config.rateLimit
   const budget = enabled ? new FrameBudget(wsFrames / 60 * BUDGET_BURST_S, wsFrames / 60) : undefined
 
-  async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, log: FastifyBaseLogger): Promise<SocketStart> {
-    return { user, tokenVersion, address, log, rooms: await roomsOfUser(app.db, user.id) }
+  // A user's sockets opening at the same time share a read of their rooms (each one begun after the upgrade asked).
+  const userRooms = new FreshReads(async (userId: number) => await roomsOfUser(app.db, userId))
+  async function prepare (user: SocketStart['user'], tokenVersion: number, address: string, connection: Duplex, log: FastifyBaseLogger): Promise<SocketStart> {
+    // A user who spent the frame budget is refused (429) before any work.
+    budget?.check(user.id)
+    const place = hub.reserve(user.id, address)
+    // Past a cap the socket is closed as it opens (1013), and the attempt costs a unit: a user who
+    // opens more sockets than allowed, to multiply their work, spends the budget on the refusals.
+    if (!place.held) budget?.take(user.id, 1)
+    // An upgrade that never completes (refused, or the client went away) gives its place back.
+    if (connection.destroyed) hub.release(place)
+    else connection.once('close', () => { hub.release(place) })
+    try {
+      // A socket past a cap is closed as it opens (1013): its rooms are not read.
+      return { user, tokenVersion, connection, place, log, rooms: place.held ? await userRooms.get(user.id) : [] }
+    } catch (err) {
+      hub.release(place)
+      throw err
+    }
   }
 
   function open (socket: WebSocket, start: SocketStart, options: OpenOptions): void {
     const { user, log } = start
-    const client = hub.add(socket, user.id, start.tokenVersion, start.address)
+    const client = hub.add(socket, start.connection, start.place, start.tokenVersion)
     if (client === undefined) return
     const catchingUp = options.catchingUp ?? []
     for (const roomId of catchingUp) hub.holdForCatchUp(client, roomId)

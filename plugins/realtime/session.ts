@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData } from 'ws'
-import { AppError, tooManyRequests, toErrorBody } from '../../src/errors.js'
+import { AppError, toErrorBody } from '../../src/errors.js'
 import type { ServerFrame } from '../../src/schemas/realtime.js'
 import type { FrameBudget } from './budget.js'
 import { type Client, CloseCode, type Hub } from './hub.js'
@@ -56,9 +56,7 @@ export class Session {
    * `debt`: work already done (rows a catch-up sent) is charged even past the budget.
    */
   charge (units: number, debt = false): void {
-    if (this.budget === undefined) return
-    const wait = this.budget.take(this.client.userId, units, debt)
-    if (wait > 0) throw tooManyRequests(`Too many frames; retry in ${Math.ceil(wait)} seconds`, wait)
+    this.budget?.spend(this.client.userId, units, debt)
   }
 
   /** Gives back units charged for work that turned out smaller (see the `sync` handler's reservation). */

@@ -37,7 +37,7 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'wsOrigins'> }> = asy
       const since = request.query.since === undefined ? undefined : parseSince(request.query.since)
       // `authenticate` has refused tokens of users who no longer exist and read the username.
       const { id, username, ver } = request.user
-      request.socketStart = { start: await app.realtime.prepare({ id, username }, ver, addressKey(request.ip), request.log), since }
+      request.socketStart = { start: await app.realtime.prepare({ id, username }, ver, addressKey(request.ip), request.raw.socket, request.log), since }
     },
     schema: {
       operationId: 'openWebSocket',

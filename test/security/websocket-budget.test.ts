@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { ABUSE_REFUSALS } from '../../plugins/realtime/session.js'
 import { build, createRoom, joinRoom, json, seedMessages, signUp } from '../helper.js'
@@ -36,10 +37,11 @@ t.test('a sync pays for the rooms it names and the rows it replays, before it re
   const room = await createRoom(app, alice, 'many rows')
   await seedMessages(app, room, alice.id, 1000, 'row')
   const socket = await TestSocket.as(t, url, alice)
+  // Opened before the budget is spent (a user who spent it is refused new sockets).
+  const second = await TestSocket.as(t, url, alice)
   socket.send({ type: 'sync', payload: { rooms: { [room]: 0 } } })
   const done = await socket.next(f => f.type === 'sync:done')
   t.same(done.payload, { rooms: { [room]: 1000 } }, 'the first sync is served: 1,000 rows')
-  const second = await TestSocket.as(t, url, alice)
   second.send({ type: 'sync', payload: { rooms: { [room]: 0 } } })
   const refused = await second.next(isError)
   t.equal(refused.payload.code, 'RATE_LIMITED', 'the rows were paid for: another replay right away is refused, on any of the user\'s sockets')
@@ -106,6 +108,66 @@ t.test('sockets are capped per user and per address', async t => {
   const again = await TestSocket.as(t, url, bob)
   await new Promise(resolve => setTimeout(resolve, 200))
   t.equal(again.ws.readyState, again.ws.OPEN, 'once one closes, another may open')
+})
+
+t.test('a user who spent the frame budget is refused a new socket (429) until a unit is back', async t => {
+  // 120 frames a minute: two a second, a burst of 12.
+  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '120' } })
+  const url = await listen(app)
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice, 'reconnecting')
+  const socket = await TestSocket.as(t, url, alice)
+  for (let i = 0; i < 12; i++) socket.send({ type: 'presence:get', payload: { room_id: room } })
+  for (let i = 0; i < 12; i++) await socket.next(f => f.type === 'presence:list')
+  // The budget is empty now and refills a unit in 0.5 s: the upgrade comes well within that.
+  const refused = await refusedUpgrade(`${url}?token=${alice.token}`)
+  t.equal(refused.status, 429, 'the upgrade is refused before any socket opens')
+  t.equal(JSON.parse(refused.body).code, 'RATE_LIMITED')
+  const bob = await signUp(app)
+  await TestSocket.as(t, url, bob)
+  t.pass('another user opens one meanwhile')
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  const again = await TestSocket.as(t, url, alice)
+  again.send({ type: 'presence:get', payload: { room_id: room } })
+  await again.next(f => f.type === 'presence:list')
+  t.pass('once a unit is back, the user opens a socket again')
+})
+
+t.test('an upgrade past the socket cap costs a unit of the frame budget', async t => {
+  // 120 frames a minute: two a second, a burst of 12.
+  const app = await build(t, { env: { RATE_LIMIT_WS_FRAMES: '120', WS_MAX_SOCKETS_PER_USER: '1' } })
+  const url = await listen(app)
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice, 'over the cap')
+  const socket = await TestSocket.as(t, url, alice)
+  const extra = await Promise.all(Array.from({ length: 12 }, async () => await TestSocket.as(t, url, alice)))
+  for (const s of extra) t.same(await s.closed, { code: 1013, reason: 'Too many sockets open for this user' })
+  socket.send({ type: 'presence:get', payload: { room_id: room } })
+  const refused = await socket.next(f => f.type === 'error' || f.type === 'presence:list')
+  t.equal(refused.type === 'error' && refused.payload.code, 'RATE_LIMITED', 'the twelve refused upgrades spent the burst: the open socket\'s next frame waits')
+})
+
+t.test('upgrades that never complete give their place under the socket cap back', async t => {
+  const app = await build(t, { env: { WS_MAX_SOCKETS_PER_USER: '2' } })
+  const url = await listen(app)
+  const { port } = new URL(url)
+  const alice = await signUp(app)
+  // Twenty upgrades whose client goes away: at once, or after a few milliseconds (while the server authenticates and reads the rooms).
+  await Promise.all(Array.from({ length: 20 }, async (_, i) => await new Promise<void>(resolve => {
+    const raw = connect(Number(port), '127.0.0.1', () => {
+      raw.write(`GET /ws?token=${alice.token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      setTimeout(() => raw.destroy(), i % 5)
+    })
+    raw.on('error', () => {})
+    raw.on('close', () => resolve())
+  })))
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const mine = [await TestSocket.as(t, url, alice), await TestSocket.as(t, url, alice)]
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.ok(mine.every(s => s.ws.readyState === s.ws.OPEN), 'the user\'s two sockets open: no place was kept by an upgrade that went away')
+  const third = await TestSocket.as(t, url, alice)
+  t.same(await third.closed, { code: 1013, reason: 'Too many sockets open for this user' }, 'and the cap still holds')
 })
 
 t.test('ids past int32 in sync and since are a 400 naming them, never a database error', async t => {

@@ -56,3 +56,34 @@ t.test('a TTL of 0 reads every time; the number of users kept is bounded', async
   await bounded.get(1, small.load)
   t.equal(small.reads(), 4, 'the oldest was let go')
 })
+
+t.test('requests that come while a user\'s state is being read share that read; after a revocation they read again', async t => {
+  const db = new Map([[1, state(0)]])
+  const { load, reads } = loader(db)
+  const states = new AuthStates(60_000, 10)
+  const burst = await Promise.all(Array.from({ length: 20 }, async () => await states.get(1, load)))
+  t.ok(burst.every(s => s?.token_version === 0), 'all of them get the state')
+  t.equal(reads(), 1, 'twenty requests at once: one read')
+
+  const slow = new AuthStates(60_000, 10)
+  const pending: Array<() => void> = []
+  let slowReads = 0
+  const slowLoad = async (id: number): Promise<AuthState | undefined> => {
+    slowReads++
+    const answer = db.get(id)
+    await new Promise<void>(resolve => { pending.push(resolve) })
+    return answer
+  }
+  const first = slow.get(1, slowLoad)
+  db.set(1, state(1))
+  slow.revoke(1, 1)
+  const second = slow.get(1, slowLoad)
+  t.equal(slowReads, 2, 'a request after the revocation does not wait for the read that began before it')
+  for (const finish of pending) finish()
+  t.equal((await first)?.token_version, 0)
+  t.equal((await second)?.token_version, 1)
+
+  const failing = new AuthStates(60_000, 10)
+  await t.rejects(Promise.all([failing.get(1, async () => { throw new Error('down') }), failing.get(1, load)]), /down/)
+  t.equal((await failing.get(1, load))?.token_version, 1, 'a failed read is not shared with the requests after it')
+})

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { FrameBudget } from '../../../plugins/realtime/budget.js'
+import { Hub } from '../../../plugins/realtime/hub.js'
 import { RoomOrder } from '../../../plugins/realtime/hub.js'
 
 const frame = (seq: number): Buffer => Buffer.from(`frame ${seq}`)
@@ -61,4 +62,31 @@ t.test('FrameBudget: a burst, then the rate; debts wait to be refilled', async t
   t.equal(budget.take(7, 1, false, now + 1000), 11, 'and the next unit waits until it is paid off')
   budget.prune(now + 60_000)
   t.equal(budget.take(7, 6, false, now + 60_000), 0, 'a pruned user starts with a full bucket')
+})
+
+t.test('FrameBudget.check: refuses (429) while less than a unit is left, and takes nothing', async t => {
+  const budget = new FrameBudget(2, 1)
+  const now = 1_000_000
+  budget.check(7, now)
+  t.equal(budget.take(7, 2, false, now), 0, 'checking took nothing: the whole burst is still there')
+  t.throws(() => { budget.check(7, now) }, { statusCode: 429, code: 'RATE_LIMITED', retryAfter: 1 }, 'spent: refused')
+  t.throws(() => { budget.check(7, now + 500) }, { statusCode: 429, code: 'RATE_LIMITED' }, 'half a unit is not enough')
+  budget.check(7, now + 1000)
+  t.equal(budget.take(7, 1, false, now + 1000), 0, 'a second later the unit is there')
+})
+
+t.test('Hub.reserve: sockets being opened count against the caps until added or given back', async t => {
+  const noFeed = { gapWaitMs: 100, readFeed: async () => [], readLastSeqs: async () => new Map<number, number>() }
+  const hub = new Hub({ maxBufferedBytes: 1024, maxSocketsPerUser: 2, maxSocketsPerAddress: 3, feed: noFeed })
+  const first = hub.reserve(1, 'a')
+  const second = hub.reserve(1, 'a')
+  const third = hub.reserve(1, 'a')
+  t.ok(first.held && second.held, 'the first two of a user are held')
+  t.same({ held: third.held, refusal: third.refusal }, { held: false, refusal: 'Too many sockets open for this user' }, 'the third is past the user cap')
+  t.equal(hub.reserve(2, 'a').held, true, 'another user from the address')
+  t.same(hub.reserve(3, 'a').refusal, 'Too many sockets open from this address', 'past the address cap')
+  hub.release(first)
+  hub.release(first)
+  t.equal(hub.reserve(1, 'a').held, true, 'a place given back (twice counts once) is free again')
+  t.equal(hub.reserve(1, 'a').held, false, 'and only one')
 })
