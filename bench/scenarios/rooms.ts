@@ -5,6 +5,7 @@ import { myRooms } from '../../src/chat/read-state.js'
 import type { Context } from '../lib/context.js'
 import { signToken, withClient } from '../lib/db.js'
 import { load, type LoadResult } from '../lib/load.js'
+import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
 
 /** The reader's rooms, and rooms they are not in (their messages count in the total, not in the listing). */
@@ -114,7 +115,12 @@ const scans = (plan: string): string => [...new Set(plan.split('\n').map(l => l.
 interface Page { rooms: number, unread: number, withLast: number }
 
 async function fetchPage (url: string, headers: Record<string, string>): Promise<Page> {
-  const res = await fetch(url, { headers })
+  let res = await fetch(url, { headers })
+  // A server just started on a busy machine may shed load for a moment (503 OVERLOADED): wait it out.
+  for (let i = 0; i < 20 && res.status === 503; i++) {
+    await sleep(500)
+    res = await fetch(url, { headers })
+  }
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`)
   const body = await res.json() as Array<{ unread_count: number, last_message: unknown }>
   return { rooms: body.length, unread: body.reduce((n, r) => n + r.unread_count, 0), withLast: body.filter(r => r.last_message !== null).length }
