@@ -5,8 +5,9 @@ import type { Db } from './database.js'
 const columns = ['messages.id', 'messages.room_id', 'messages.user_id', 'users.username', 'messages.content', 'messages.created_at', 'messages.seq', 'messages.client_msg_id',
   'messages.edited_at', 'messages.deleted_at', 'messages.reply_to', 'messages.reply_count'] as const
 
-/** One send of a batch: a room's messages are stored together, in one statement (see `insertMessages`). */
+/** One send of a batch: the sends that wait together are stored in one statement (see `insertMessages`). */
 export interface NewMessage {
+  room_id: number
   user_id: number
   content: string
   client_msg_id: string | null
@@ -14,67 +15,56 @@ export interface NewMessage {
   reply_to: number | null
 }
 
-/** What became of one send of a batch. */
-export type InsertOutcome =
-  | { status: 'stored', message: MessageView }
-  /** The room doesn't exist or the user isn't in it. */
-  | { status: 'not_member' }
-  /** The user already used this client_msg_id: stored before, or by an earlier send of this batch. */
-  | { status: 'duplicate' }
-  /** reply_to is not a message of this room that is not deleted. */
-  | { status: 'invalid_reply_to' }
-
 /**
- * Stores a room's sends in one statement (group commit), each only if its author is a member of
- * the room, its client_msg_id is new (also within the batch) and its reply_to names a message of
- * the room that is not deleted. The room's `last_seq` is bumped once by the number of sends
- * accepted, and they take the consecutive seqs in the order given, so seqs stay gap-free (the
- * room's row lock serializes statements): a refused send uses no seq. In the same statement: a
+ * Stores a batch of sends, to one room or several, in one statement (group commit): each only if
+ * its author is a member of its room, its client_msg_id was not used before and its reply_to names
+ * a message of that room that is not deleted. Each room's `last_seq` is bumped once by the number of
+ * its sends stored, and they take consecutive seqs in the order given, so seqs stay gap-free (the
+ * room's row lock serializes statements) and a refused send uses none. In the same statement: a
  * reply is stored with its thread's root (`coalesce(parent.reply_to, parent.id)`) and the root's
- * `reply_count` grows, each sender's read marker moves to their newest message (never back), and
- * the room's `last_activity_at` is now. Returns one outcome per send, in the order given.
- * A client_msg_id stored by a concurrent statement after this one's snapshot still fails the whole
- * statement with a unique violation (`isDuplicateClientMsgId`).
+ * `reply_count` grows, each sender's read marker moves to their newest message in the room (never
+ * back), and the room's `last_activity_at` is now. Returns, for each send in the order given, the
+ * stored message or undefined when it was refused (the caller asks why: the rare path). Two sends
+ * of one client_msg_id must not be in one batch; one that a concurrent statement stored after this
+ * one's snapshot fails the whole statement with a unique violation (`isDuplicateClientMsgId`).
  */
-export async function insertMessages (db: Db, roomId: number, sends: NewMessage[]): Promise<InsertOutcome[]> {
-  // The sends as a relation (one array per column: the statement's size doesn't grow with the batch).
-  // Kysely has no table-valued unnest with column names.
-  const input = sql<{ user_id: number, content: string, client_msg_id: string | null, reply_to: number | null, ord: number }>`unnest(
-    ${sends.map(s => s.user_id)}::integer[], ${sends.map(s => s.content)}::text[],
+export async function insertMessages (db: Db, sends: NewMessage[]): Promise<Array<MessageView | undefined>> {
+  // The sends as a relation (one array per column: the statement's text doesn't grow with the
+  // batch). Kysely has no table-valued unnest with column names.
+  const input = sql<{ room_id: number, user_id: number, content: string, client_msg_id: string | null, reply_to: number | null, ord: number }>`unnest(
+    ${sends.map(s => s.room_id)}::integer[], ${sends.map(s => s.user_id)}::integer[], ${sends.map(s => s.content)}::text[],
     ${sends.map(s => s.client_msg_id)}::varchar[], ${sends.map(s => s.reply_to)}::integer[]) with ordinality`
-    .as<'input'>(sql`input(user_id, content, client_msg_id, reply_to, ord)`)
+    .as<'input'>(sql`input(room_id, user_id, content, client_msg_id, reply_to, ord)`)
   const rows = await db
-    .with('checked', qb => qb.selectFrom(input)
-      .leftJoin('room_members as member', join => join.onRef('member.user_id', '=', 'input.user_id').on('member.room_id', '=', roomId))
-      .leftJoin('messages as earlier', join => join.onRef('earlier.user_id', '=', 'input.user_id').onRef('earlier.client_msg_id', '=', 'input.client_msg_id'))
-      .leftJoin('messages as parent', join => join.onRef('parent.id', '=', 'input.reply_to').on('parent.room_id', '=', roomId).on('parent.deleted_at', 'is', null))
-      .select(eb => [
-        eb.cast<number>('input.ord', 'integer').as('ord'), 'input.user_id', 'input.content', 'input.client_msg_id',
-        eb.fn.coalesce('parent.reply_to', 'parent.id').as('root'),
-        eb('member.user_id', 'is not', null).as('member'),
-        eb('earlier.id', 'is not', null).as('used'),
-        eb.or([eb('input.reply_to', 'is', null), eb('parent.id', 'is not', null)]).as('reply_ok')
+    // The sends that pass every check, numbered per room: k-th of n. Each check is a lookup by key
+    // per send (a join would let the planner read messages whole).
+    .with('accepted', qb => qb.selectFrom(input)
+      .leftJoinLateral(eb => eb.selectFrom('messages as parent').select(eb => eb.fn.coalesce('parent.reply_to', 'parent.id').as('root'))
+        .whereRef('parent.id', '=', 'input.reply_to').whereRef('parent.room_id', '=', 'input.room_id').where('parent.deleted_at', 'is', null).as('parent'),
+      join => join.onTrue())
+      .where(eb => eb.and([
+        eb.exists(eb.selectFrom('room_members').select('room_members.user_id')
+          .whereRef('room_members.room_id', '=', 'input.room_id').whereRef('room_members.user_id', '=', 'input.user_id')),
+        eb.or([eb('input.reply_to', 'is', null), eb('parent.root', 'is not', null)]),
+        eb.or([eb('input.client_msg_id', 'is', null), eb.not(eb.exists(eb.selectFrom('messages as earlier').select('earlier.id')
+          .whereRef('earlier.user_id', '=', 'input.user_id').where('earlier.client_msg_id', 'is not', null)
+          .whereRef('earlier.client_msg_id', '=', 'input.client_msg_id')))])
       ]))
-    .with('accepted', qb => qb.selectFrom('checked')
-      .where('member', '=', true).where('used', '=', false).where('reply_ok', '=', true)
-      .select(eb => ['ord', 'user_id', 'content', 'client_msg_id', 'root',
-        eb.fn.agg<number>('row_number').over(ob => ob.partitionBy(['user_id', 'client_msg_id']).orderBy('ord')).as('copy')]))
-    // A second send of one client_msg_id within the batch is a retry of the first.
-    .with('numbered', qb => qb.selectFrom('accepted')
-      .where(eb => eb.or([eb('client_msg_id', 'is', null), eb('copy', '=', 1)]))
-      .select(eb => ['ord', 'user_id', 'content', 'client_msg_id', 'root',
-        eb.cast<number>(eb.fn.agg<number>('row_number').over(ob => ob.orderBy('ord')), 'integer').as('k'),
-        eb.cast<number>(eb.fn.countAll().over(), 'integer').as('n')]))
+      .select(eb => [
+        eb.cast<number>('input.ord', 'integer').as('ord'), 'input.room_id', 'input.user_id', 'input.content', 'input.client_msg_id', 'parent.root',
+        eb.cast<number>(eb.fn.agg<number>('row_number').over(ob => ob.partitionBy('input.room_id').orderBy('input.ord')), 'integer').as('k'),
+        eb.cast<number>(eb.fn.countAll().over(ob => ob.partitionBy('input.room_id')), 'integer').as('n')
+      ]))
     .with('r', qb => qb.updateTable('rooms')
-      .set(eb => ({ last_seq: eb('last_seq', '+', eb.selectFrom('numbered').select(eb => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))), last_activity_at: sql`now()` }))
-      .where('id', '=', roomId)
-      .where(eb => eb.exists(eb.selectFrom('numbered').select('ord')))
-      .returning('last_seq'))
+      .from(eb => eb.selectFrom('accepted').groupBy('accepted.room_id').select(eb => ['accepted.room_id', eb.fn.max('accepted.n').as('n')]).as('counts'))
+      .set(eb => ({ last_seq: eb('rooms.last_seq', '+', eb.ref('counts.n')), last_activity_at: sql`now()` }))
+      .whereRef('rooms.id', '=', 'counts.room_id')
+      .returning(['rooms.id', 'rooms.last_seq']))
     .with('m', qb => qb.insertInto('messages')
       .columns(['room_id', 'user_id', 'content', 'seq', 'client_msg_id', 'reply_to'])
-      .expression(eb => eb.selectFrom(['numbered', 'r']).select(eb => [
-        eb.cast<number>(eb.val(roomId), 'integer').as('room_id'), 'numbered.user_id', 'numbered.content',
-        eb(eb('r.last_seq', '-', eb.ref('numbered.n')), '+', eb.ref('numbered.k')).as('seq'), 'numbered.client_msg_id', 'numbered.root'
+      .expression(eb => eb.selectFrom('accepted').innerJoin('r', 'r.id', 'accepted.room_id').select(eb => [
+        'accepted.room_id', 'accepted.user_id', 'accepted.content',
+        eb(eb('r.last_seq', '-', eb.ref('accepted.n')), '+', eb.ref('accepted.k')).as('seq'), 'accepted.client_msg_id', 'accepted.root'
       ]))
       .returningAll())
     .with('threads', qb => qb.updateTable('messages')
@@ -83,25 +73,28 @@ export async function insertMessages (db: Db, roomId: number, sends: NewMessage[
       .set(eb => ({ reply_count: eb('messages.reply_count', '+', eb.ref('replies.n')) }))
       .whereRef('messages.id', '=', 'replies.reply_to'))
     .with('marker', qb => qb.updateTable('room_members')
-      .from(eb => eb.selectFrom('m').groupBy('m.user_id').select(eb => ['m.user_id', eb.fn.max('m.seq').as('seq')]).as('mine'))
+      .from(eb => eb.selectFrom('m').groupBy(['m.room_id', 'm.user_id']).select(eb => ['m.room_id', 'm.user_id', eb.fn.max('m.seq').as('seq')]).as('mine'))
       .set(eb => ({ last_read_seq: eb.fn('greatest', ['room_members.last_read_seq', 'mine.seq']) }))
-      .where('room_members.room_id', '=', roomId)
+      .whereRef('room_members.room_id', '=', 'mine.room_id')
       .whereRef('room_members.user_id', '=', 'mine.user_id'))
-    .selectFrom('checked')
-    .leftJoin('numbered', 'numbered.ord', 'checked.ord')
-    .leftJoin('r', join => join.onTrue())
-    .leftJoin('m as messages', join => join.on(eb => eb('messages.seq', '=', eb(eb('r.last_seq', '-', eb.ref('numbered.n')), '+', eb.ref('numbered.k')))))
-    .leftJoin('users', 'users.id', 'messages.user_id')
-    .select(['checked.member', 'checked.used', 'checked.reply_ok', ...columns])
-    .orderBy('checked.ord')
+    .selectFrom('accepted')
+    .innerJoin('r', 'r.id', 'accepted.room_id')
+    .innerJoin('m as messages', join => join.onRef('messages.room_id', '=', 'accepted.room_id')
+      .on(eb => eb('messages.seq', '=', eb(eb('r.last_seq', '-', eb.ref('accepted.n')), '+', eb.ref('accepted.k')))))
+    .leftJoinLateral(eb => eb.selectFrom('users').select('users.username').whereRef('users.id', '=', 'messages.user_id').as('users'), join => join.onTrue())
+    .select(['accepted.ord', ...columns])
     .execute()
-  return rows.map(({ member, used, reply_ok: replyOk, ...message }): InsertOutcome => {
-    if (message.id !== null) return { status: 'stored', message: message as MessageView }
-    if (!member) return { status: 'not_member' }
-    if (used) return { status: 'duplicate' }
-    if (!replyOk) return { status: 'invalid_reply_to' }
-    return { status: 'duplicate' }
-  })
+  const stored: Array<MessageView | undefined> = sends.map(() => undefined)
+  for (const { ord, ...message } of rows) stored[ord - 1] = message
+  return stored
+}
+
+/** Whether a message of this room that is not deleted has this id (what a reply may name). */
+export async function isReplyTarget (db: Db, roomId: number, messageId: number): Promise<boolean> {
+  const row = await db.selectFrom('messages').select('id')
+    .where('id', '=', messageId).where('room_id', '=', roomId).where('deleted_at', 'is', null)
+    .executeTakeFirst()
+  return row !== undefined
 }
 
 /** True when `err` is the unique violation of (user_id, client_msg_id): the send was a retry. */

@@ -1,4 +1,4 @@
-import { findByClientMsgId, type InsertOutcome, insertMessages, isDuplicateClientMsgId, listMessages, type NewMessage } from '../../db/messages.js'
+import { findByClientMsgId, insertMessages, isDuplicateClientMsgId, isReplyTarget, listMessages, type NewMessage } from '../../db/messages.js'
 import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/database.js'
 import { badRequest, conflict, forbidden, isDatabaseUnavailable, notFound } from '../errors.js'
@@ -20,62 +20,70 @@ export interface SentMessage {
   created: boolean
 }
 
-/** The app's sends waiting for their room's statement (group commit: src/chat/send-queue.ts, plugins/sends.ts). */
-export type MessageSends = SendQueue<NewMessage, InsertOutcome>
+/** The app's sends waiting for a statement (group commit: src/chat/send-queue.ts, plugins/sends.ts). */
+export type MessageSends = SendQueue<NewMessage, MessageView | undefined>
 
 const fulfilled = <R>(value: R): PromiseSettledResult<R> => ({ status: 'fulfilled', value })
 const rejected = (reason: unknown): PromiseSettledResult<never> => ({ status: 'rejected', reason })
 
 /**
- * The batch runner of `MessageSends`: stores the sends of one room that arrived together in one
- * statement, then (committed) publishes `message:new` for each stored message, in seq order. A
- * batch that fails as a whole (a client_msg_id a concurrent statement stored after this one's
- * snapshot) is sent again one send at a time, so one send's fault is only its own.
+ * The batch runner of `MessageSends`: stores the sends that waited together in one statement, then
+ * (committed) publishes `message:new` for each stored message, a room's in seq order. Each send's
+ * answer is its message, or undefined when it was refused. A second send of one client_msg_id in
+ * the batch is refused without being sent (its first is the original). A batch that fails as a
+ * whole (a client_msg_id a concurrent statement stored after this one's snapshot, a deadlock with
+ * another instance) is sent again one send at a time, so one send's fault is only its own.
  */
-export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, roomId: number, sends: NewMessage[]): Promise<Array<PromiseSettledResult<InsertOutcome>>> {
-  let settled: Array<PromiseSettledResult<InsertOutcome>>
+export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, sends: NewMessage[]): Promise<Array<PromiseSettledResult<MessageView | undefined>>> {
+  const seen = new Set<string>()
+  const firsts = sends.filter(send => {
+    if (send.client_msg_id === null) return true
+    const key = `${send.user_id}:${send.client_msg_id}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+  let stored: Array<PromiseSettledResult<MessageView | undefined>>
   try {
-    settled = (await insertMessages(db, roomId, sends)).map(fulfilled)
+    stored = (await insertMessages(db, firsts)).map(fulfilled)
   } catch (err) {
-    if (isDatabaseUnavailable(err) || (sends.length === 1 && !isDuplicateClientMsgId(err))) throw err
-    settled = []
-    for (const send of sends) {
-      settled.push(await insertMessages(db, roomId, [send]).then(([outcome]) => fulfilled(outcome!),
-        (err: unknown) => isDuplicateClientMsgId(err) ? fulfilled<InsertOutcome>({ status: 'duplicate' }) : rejected(err)))
+    if (isDatabaseUnavailable(err) || (firsts.length === 1 && !isDuplicateClientMsgId(err))) throw err
+    stored = []
+    for (const send of firsts) {
+      stored.push(await insertMessages(db, [send]).then(([message]) => fulfilled(message),
+        (err: unknown) => isDuplicateClientMsgId(err) ? fulfilled(undefined) : rejected(err)))
     }
   }
-  for (const result of settled) {
-    if (result.status === 'fulfilled' && result.value.status === 'stored') {
-      bus.publish({ type: 'message:new', room_id: roomId, payload: result.value.message })
-    }
+  for (const result of stored) {
+    if (result.status === 'fulfilled' && result.value !== undefined) bus.publish({ type: 'message:new', room_id: result.value.room_id, payload: result.value })
   }
-  return settled
+  const answers = new Map(firsts.map((send, i) => [send, stored[i]!]))
+  return sends.map(send => answers.get(send) ?? fulfilled(undefined))
 }
 
 /**
- * Sends a message: the one path for REST and WebSocket. Stored if the user is a member, together
- * with the other sends that reach the room while its previous statement runs (one statement, see
- * `storeSends`), and published as `message:new` once committed. With a `client_msg_id` the user
- * already used, nothing is stored and the original message is returned instead.
+ * Sends a message: the one path for REST and WebSocket. Stored if the user is a member, in one
+ * statement with the other sends waiting at that moment (see `storeSends`), and published as
+ * `message:new` once committed. With a `client_msg_id` the user already used, nothing is stored and
+ * the original message is returned instead.
  */
 export async function sendMessage ({ db, sends }: { db: Db, sends: MessageSends }, userId: number, input: SendMessageInput): Promise<SentMessage> {
   // A lone surrogate can't be stored: PostgreSQL would keep U+FFFD, and a retry would then differ
   // from what was stored. Normalised first, so what is stored is what is compared.
   const content = checkMessageText(input.content.toWellFormed())
-  const send: NewMessage = { user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() ?? null, reply_to: input.reply_to ?? null }
-  // A second try when the first found nothing to refuse it for any longer: the user joined since
-  // the statement ran, or the original of a retry is gone.
+  const send: NewMessage = { room_id: input.room_id, user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() ?? null, reply_to: input.reply_to ?? null }
+  // A second try when nothing refuses the send any longer: the user joined since the statement
+  // ran, or the original of a retry is gone.
   for (let attempt = 0; attempt < 2; attempt++) {
-    const outcome = await sends.submit(input.room_id, send)
-    if (outcome.status === 'stored') return { message: outcome.message, created: true }
-    if (outcome.status === 'invalid_reply_to') throw badRequest('reply_to must be a message of this room that is not deleted', 'INVALID_REPLY_TO')
-    if (outcome.status === 'not_member') {
-      // Nothing stored: say why (404 or 403).
-      await assertMember(db, userId, input.room_id)
-    } else {
-      // A retry of a send already stored (or two copies racing): the database kept one.
-      const original = await findByClientMsgId(db, userId, send.client_msg_id!)
-      if (original !== undefined) return replay(original, input.room_id, content)
+    const message = await sends.submit(send)
+    if (message !== undefined) return { message, created: true }
+    // Refused: say why. 404 or 403 first (nothing about the room is told to a non-member).
+    await assertMember(db, userId, input.room_id)
+    // A retry of a send already stored (or two copies racing): the database kept one.
+    const original = send.client_msg_id === null ? undefined : await findByClientMsgId(db, userId, send.client_msg_id)
+    if (original !== undefined) return replay(original, input.room_id, content)
+    if (send.reply_to !== null && !await isReplyTarget(db, input.room_id, send.reply_to)) {
+      throw badRequest('reply_to must be a message of this room that is not deleted', 'INVALID_REPLY_TO')
     }
   }
   // The user left again in between.

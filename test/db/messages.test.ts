@@ -7,8 +7,8 @@ import { build, signUp } from '../helper.js'
 
 /** One send alone (a batch of one): the stored message, or undefined when it was refused. */
 async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string }): Promise<MessageView | undefined> {
-  const [outcome] = await insertMessages(db, message.room_id, [{ user_id: message.user_id, content: message.content, client_msg_id: message.client_msg_id ?? null, reply_to: null }])
-  return outcome?.status === 'stored' ? outcome.message : undefined
+  const [stored] = await insertMessages(db, [{ ...message, client_msg_id: message.client_msg_id ?? null, reply_to: null }])
+  return stored
 }
 
 t.test('insertMessage stores a member\'s message with the room\'s next seq, and nothing for anyone else', async t => {
