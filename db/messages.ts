@@ -37,26 +37,31 @@ export async function insertMessages (db: Db, sends: NewMessage[]): Promise<Arra
     .as<'input'>(sql`input(room_id, user_id, content, client_msg_id, reply_to, ord)`)
   const rows = await db
     // The sends that pass every check, numbered per room: k-th of n. Each check is a lookup by key
-    // per send (a join would let the planner read messages whole).
+    // per send: a LATERAL subquery with a LIMIT is never flattened into a join, so the planner cannot
+    // hash it over a whole table (with stale statistics it did: a scan of messages per statement).
     .with('accepted', qb => qb.selectFrom(input)
-      .leftJoinLateral(eb => eb.selectFrom('messages as parent').select(eb => eb.fn.coalesce('parent.reply_to', 'parent.id').as('root'))
-        .whereRef('parent.id', '=', 'input.reply_to').whereRef('parent.room_id', '=', 'input.room_id').where('parent.deleted_at', 'is', null).as('parent'),
+      .leftJoinLateral(eb => eb.selectFrom('room_members').select(sql<boolean>`true`.as('yes'))
+        .whereRef('room_members.room_id', '=', 'input.room_id').whereRef('room_members.user_id', '=', 'input.user_id').limit(1).as('member'),
       join => join.onTrue())
-      .where(eb => eb.and([
-        eb.exists(eb.selectFrom('room_members').select('room_members.user_id')
-          .whereRef('room_members.room_id', '=', 'input.room_id').whereRef('room_members.user_id', '=', 'input.user_id')),
-        eb.or([eb('input.reply_to', 'is', null), eb('parent.root', 'is not', null)]),
-        eb.or([eb('input.client_msg_id', 'is', null), eb.not(eb.exists(eb.selectFrom('messages as earlier').select('earlier.id')
-          .whereRef('earlier.user_id', '=', 'input.user_id').where('earlier.client_msg_id', 'is not', null)
-          .whereRef('earlier.client_msg_id', '=', 'input.client_msg_id')))])
-      ]))
+      .leftJoinLateral(eb => eb.selectFrom('messages as earlier').select(sql<boolean>`true`.as('yes'))
+        .whereRef('earlier.user_id', '=', 'input.user_id').where('earlier.client_msg_id', 'is not', null)
+        .whereRef('earlier.client_msg_id', '=', 'input.client_msg_id').limit(1).as('earlier'),
+      join => join.onTrue())
+      .leftJoinLateral(eb => eb.selectFrom('messages as parent').select(eb => eb.fn.coalesce('parent.reply_to', 'parent.id').as('root'))
+        .whereRef('parent.id', '=', 'input.reply_to').whereRef('parent.room_id', '=', 'input.room_id').where('parent.deleted_at', 'is', null).limit(1).as('parent'),
+      join => join.onTrue())
+      .where('member.yes', 'is not', null)
+      .where('earlier.yes', 'is', null)
+      .where(eb => eb.or([eb('input.reply_to', 'is', null), eb('parent.root', 'is not', null)]))
       .select(eb => [
         eb.cast<number>('input.ord', 'integer').as('ord'), 'input.room_id', 'input.user_id', 'input.content', 'input.client_msg_id', 'parent.root',
         eb.cast<number>(eb.fn.agg<number>('row_number').over(ob => ob.partitionBy('input.room_id').orderBy('input.ord')), 'integer').as('k'),
         eb.cast<number>(eb.fn.countAll().over(ob => ob.partitionBy('input.room_id')), 'integer').as('n')
       ]))
     .with('r', qb => qb.updateTable('rooms')
-      .from(eb => eb.selectFrom('accepted').groupBy('accepted.room_id').select(eb => ['accepted.room_id', eb.fn.max('accepted.n').as('n')]).as('counts'))
+      // In room order, so that two statements over the same rooms (from two instances) lock them in one order.
+      .from(eb => eb.selectFrom('accepted').groupBy('accepted.room_id').orderBy('accepted.room_id')
+        .select(eb => ['accepted.room_id', eb.fn.max('accepted.n').as('n')]).as('counts'))
       .set(eb => ({ last_seq: eb('rooms.last_seq', '+', eb.ref('counts.n')), last_activity_at: sql`now()` }))
       .whereRef('rooms.id', '=', 'counts.room_id')
       .returning(['rooms.id', 'rooms.last_seq']))
@@ -81,7 +86,7 @@ export async function insertMessages (db: Db, sends: NewMessage[]): Promise<Arra
     .innerJoin('r', 'r.id', 'accepted.room_id')
     .innerJoin('m as messages', join => join.onRef('messages.room_id', '=', 'accepted.room_id')
       .on(eb => eb('messages.seq', '=', eb(eb('r.last_seq', '-', eb.ref('accepted.n')), '+', eb.ref('accepted.k')))))
-    .leftJoinLateral(eb => eb.selectFrom('users').select('users.username').whereRef('users.id', '=', 'messages.user_id').as('users'), join => join.onTrue())
+    .leftJoinLateral(eb => eb.selectFrom('users').select('users.username').whereRef('users.id', '=', 'messages.user_id').limit(1).as('users'), join => join.onTrue())
     .select(['accepted.ord', ...columns])
     .execute()
   const stored: Array<MessageView | undefined> = sends.map(() => undefined)

@@ -36,20 +36,21 @@ const rejected = (reason: unknown): PromiseSettledResult<never> => ({ status: 'r
  */
 export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, sends: NewMessage[]): Promise<Array<PromiseSettledResult<MessageView | undefined>>> {
   const seen = new Set<string>()
-  const firsts = sends.filter(send => {
-    if (send.client_msg_id === null) return true
-    const key = `${send.user_id}:${send.client_msg_id}`
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
+  const firsts: number[] = []
+  sends.forEach((send, i) => {
+    const key = send.client_msg_id === null ? undefined : `${send.user_id}:${send.client_msg_id}`
+    if (key !== undefined && seen.has(key)) return
+    if (key !== undefined) seen.add(key)
+    firsts.push(i)
   })
+  const batch = firsts.map(i => sends[i]!)
   let stored: Array<PromiseSettledResult<MessageView | undefined>>
   try {
-    stored = (await insertMessages(db, firsts)).map(fulfilled)
+    stored = (await insertMessages(db, batch)).map(fulfilled)
   } catch (err) {
-    if (isDatabaseUnavailable(err) || (firsts.length === 1 && !isDuplicateClientMsgId(err))) throw err
+    if (isDatabaseUnavailable(err) || (batch.length === 1 && !isDuplicateClientMsgId(err))) throw err
     stored = []
-    for (const send of firsts) {
+    for (const send of batch) {
       stored.push(await insertMessages(db, [send]).then(([message]) => fulfilled(message),
         (err: unknown) => isDuplicateClientMsgId(err) ? fulfilled(undefined) : rejected(err)))
     }
@@ -57,8 +58,9 @@ export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, sends: 
   for (const result of stored) {
     if (result.status === 'fulfilled' && result.value !== undefined) bus.publish({ type: 'message:new', room_id: result.value.room_id, payload: result.value })
   }
-  const answers = new Map(firsts.map((send, i) => [send, stored[i]!]))
-  return sends.map(send => answers.get(send) ?? fulfilled(undefined))
+  const answers: Array<PromiseSettledResult<MessageView | undefined>> = sends.map(() => fulfilled(undefined))
+  firsts.forEach((i, k) => { answers[i] = stored[k]! })
+  return answers
 }
 
 /**
