@@ -2,11 +2,13 @@
 export const MAX_BATCH = 100
 /**
  * Statements in flight at once: past that, sends wait and go together in the next one. Fewer
- * statements of more rows cost the database less per send; on the 2-core bench machine 20 sends in
- * flight over 16 rooms were stored fastest with 2 (≈2,960/s straight into the queue, mean batch
- * 6.6; 1: ≈2,760/s, 4: ≈1,300/s, mean batch 3.6). A database with more cores may want more.
+ * statements of more rows cost the database less per send. Straight into the queue (no HTTP) on the
+ * 2-core bench machine, 20 sends in flight over 16 rooms were stored at ≈2,960/s with 2, ≈2,760/s
+ * with 1 and ≈1,300/s with 4 (mean batch 6.6, 10, 3.6); through HTTP, where the server, the
+ * database and the load share the cores, 1 did better (bench P2). A database with more cores may
+ * want more.
  */
-export const MAX_IN_FLIGHT = 2
+export const MAX_IN_FLIGHT = 1
 
 /** Runs one batch and settles each of its items: one answer per item, in order. */
 export type BatchRunner<T, R> = (items: T[]) => Promise<Array<PromiseSettledResult<R>>>
