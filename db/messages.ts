@@ -47,12 +47,15 @@ export async function insertMessages (db: Db, sends: NewMessage[]): Promise<Arra
         .whereRef('earlier.user_id', '=', 'input.user_id').where('earlier.client_msg_id', 'is not', null)
         .whereRef('earlier.client_msg_id', '=', 'input.client_msg_id').limit(1).as('earlier'),
       join => join.onTrue())
-      .leftJoinLateral(eb => eb.selectFrom('messages as parent').select(eb => eb.fn.coalesce('parent.reply_to', 'parent.id').as('root'))
-        .whereRef('parent.id', '=', 'input.reply_to').whereRef('parent.room_id', '=', 'input.room_id').where('parent.deleted_at', 'is', null).limit(1).as('parent'),
+      // By id alone, so that only the primary key can serve it (with the room in the lookup, the
+      // planner took the room's index of live messages and read the whole room for every send).
+      .leftJoinLateral(eb => eb.selectFrom('messages as parent')
+        .select(eb => ['parent.room_id', 'parent.deleted_at', eb.fn.coalesce('parent.reply_to', 'parent.id').as('root')])
+        .whereRef('parent.id', '=', 'input.reply_to').limit(1).as('parent'),
       join => join.onTrue())
       .where('member.yes', 'is not', null)
       .where('earlier.yes', 'is', null)
-      .where(eb => eb.or([eb('input.reply_to', 'is', null), eb('parent.root', 'is not', null)]))
+      .where(eb => eb.or([eb('input.reply_to', 'is', null), eb.and([eb('parent.room_id', '=', eb.ref('input.room_id')), eb('parent.deleted_at', 'is', null)])]))
       .select(eb => [
         eb.cast<number>('input.ord', 'integer').as('ord'), 'input.room_id', 'input.user_id', 'input.content', 'input.client_msg_id', 'parent.root',
         eb.cast<number>(eb.fn.agg<number>('row_number').over(ob => ob.partitionBy('input.room_id').orderBy('input.ord')), 'integer').as('k'),
