@@ -15,6 +15,7 @@ import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
 import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
+import sendsPlugin from '../plugins/sends.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
@@ -143,6 +144,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(busPlugin)
+  app.register(sendsPlugin)
   // Before the realtime plugin, so its hub can report fan-out latency to app.metrics.
   app.register(metricsPlugin, { enabled: config.metrics.enabled })
   app.register(authPlugin, { jwt: config.jwt, cacheMs: config.authCacheMs })

@@ -1,41 +1,26 @@
 /**
- * Baseline for P2: bare fastify + pg sending the statement that POST /api/v1/messages sends
- * (compiled from db/messages.ts's insertMessage at start-up, so it follows schema changes), on a
- * pool with the settings of db/connect.ts. No auth, no validation, no hooks, no publish.
+ * Baseline for P2, the physical limit of a send: bare fastify + pg doing one plain
+ * `INSERT INTO messages … RETURNING` joined to the author, on a pool with the settings of
+ * db/connect.ts. No seq bump, no membership check, no auth, no validation, no hooks, no publish.
+ * `seq` (NOT NULL, unique per room) comes from a sequence of its own that starts at 1e9, so these
+ * rows can share the rooms (the same table, indexes and row sizes) with the chat server's sends,
+ * whose seqs count from 1, without ever colliding with them.
  * PORT, DATABASE_URL and BENCH_USER_ID from the environment.
  */
 import Fastify from 'fastify'
-import { type CompiledQuery, DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import pg from 'pg'
 import { poolConfig } from '../../db/connect.js'
-import type { Database } from '../../db/database.js'
-import { insertMessage } from '../../db/messages.js'
 
-const ROOM = 987_654_321
-const USER = 987_654_322
-const CONTENT = '\u0000content\u0000'
+const INSERT = `with m as (
+  insert into messages (room_id, user_id, content, seq) values ($1, $2, $3, nextval('bench_baseline_seq'))
+  returning id, room_id, user_id, content, created_at, seq, client_msg_id
+)
+select m.id, m.room_id, m.user_id, users.username, m.content, m.created_at, m.seq, m.client_msg_id
+from m left join users on users.id = m.user_id`
 
-/** The SQL insertMessage sends, and for each parameter where its value comes from. */
-async function compileInsert (): Promise<{ sql: string, parameters: unknown[] }> {
-  let captured: CompiledQuery | undefined
-  const compiler = new Kysely<Database>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new DummyDriver(),
-      createIntrospector: db => new PostgresIntrospector(db),
-      createQueryCompiler: () => new PostgresQueryCompiler()
-    },
-    log: event => { captured = event.query }
-  })
-  // The dummy driver returns no row, so this throws once the query has been compiled and logged.
-  await insertMessage(compiler, { room_id: ROOM, user_id: USER, content: CONTENT }).catch(() => {})
-  if (captured === undefined) throw new Error('insertMessage sent no query')
-  return { sql: captured.sql, parameters: [...captured.parameters] }
-}
-
-const insert = await compileInsert()
 const pool = new pg.Pool(poolConfig(process.env.DATABASE_URL ?? ''))
 pool.on('error', () => {})
+await pool.query('create sequence if not exists bench_baseline_seq as integer start 1000000000')
 const userId = Number(process.env.BENCH_USER_ID)
 
 const app = Fastify({ logger: false })
@@ -43,8 +28,7 @@ const app = Fastify({ logger: false })
 app.get('/', async () => 'ok')
 app.post('/', async (request, reply) => {
   const body = request.body as { room_id: number, content: string }
-  const values = insert.parameters.map(p => (p === ROOM ? body.room_id : p === USER ? userId : p === CONTENT ? body.content : p))
-  const { rows } = await pool.query(insert.sql, values)
+  const { rows } = await pool.query(INSERT, [body.room_id, userId, body.content])
   return await reply.code(201).send(rows[0])
 })
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })

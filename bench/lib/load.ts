@@ -22,18 +22,23 @@ export interface LoadOptions {
   method?: 'GET' | 'POST'
   headers?: Record<string, string>
   body?: string
+  /** Several bodies, handed out in turn (each request takes the next one, whatever its connection): overrides `body`. */
+  bodies?: string[]
 }
 
 /** One autocannon run. */
 export async function load (options: LoadOptions): Promise<LoadResult> {
+  const bodies = options.bodies
+  let next = 0
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     autocannon({
       url: options.url,
       connections: options.connections,
       duration: options.seconds,
       method: options.method ?? 'GET',
-      headers: options.body === undefined ? options.headers : { 'content-type': 'application/json', ...options.headers },
+      headers: options.body === undefined && bodies === undefined ? options.headers : { 'content-type': 'application/json', ...options.headers },
       body: options.body,
+      ...(bodies === undefined ? {} : { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, body: bodies[next++ % bodies.length] }) }] }),
       timeout: 10
     }, (err, res) => { if (err !== null && err !== undefined) reject(err); else resolve(res) })
   })

@@ -81,7 +81,9 @@ export const SendMessageBody = Type.Object({
     pattern: NO_NUL,
     description: 'Your own id for this send (a UUID, say), unique among your sends. Retrying with the same id returns the original message (200) instead of storing a second one.',
     examples: ['6f1c2b4e-2a7d-4c1e-9a53-0c8a1f7e5b21']
-  }))
+  })),
+  // A message of the same room that is not deleted, else 400 INVALID_REPLY_TO; a reply to a reply is stored with its thread's root.
+  reply_to: Type.Optional(Id)
 }, { $id: 'SendMessageRequest', title: 'SendMessageRequest', additionalProperties: false })
 
 export const HistoryQuery = Type.Composite([Pagination, Type.Object({

@@ -1,7 +1,14 @@
 import t from 'tap'
-import { insertMessage, listMessages, messagesAfterSeq } from '../../db/messages.js'
+import type { Db } from '../../db/database.js'
+import { insertMessages, listMessages, messagesAfterSeq, type MessageRow } from '../../db/messages.js'
 import { insertMember, insertRoomWithCreator, roomAccess } from '../../db/rooms.js'
 import { build, signUp } from '../helper.js'
+
+/** One send alone (a batch of one): the stored message, or undefined when it was refused. */
+async function insertMessage (db: Db, message: { room_id: number, user_id: number, content: string, client_msg_id?: string }): Promise<MessageRow | undefined> {
+  const [stored] = await insertMessages(db, [{ ...message, client_msg_id: message.client_msg_id ?? null, reply_to: null }])
+  return stored
+}
 
 t.test('insertMessage stores a member\'s message with the room\'s next seq, and nothing for anyone else', async t => {
   const app = await build(t)

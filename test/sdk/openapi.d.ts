@@ -790,6 +790,11 @@ export interface components {
              * @example 6f1c2b4e-2a7d-4c1e-9a53-0c8a1f7e5b21
              */
             client_msg_id?: string;
+            /**
+             * Format: int32
+             * @description A positive integer id
+             */
+            reply_to?: number;
         };
         /** EditMessageRequest */
         EditMessageRequest: {
