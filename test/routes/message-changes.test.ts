@@ -168,3 +168,37 @@ t.test('reactions', async t => {
     t.same(rows, [], 'its reactions went with it')
   })
 })
+
+t.test('GET /messages/{id}/replies: a thread, oldest first, tombstones included, members only', async t => {
+  const app = await build(t)
+  const alice = await signUp(app)
+  const mallory = await signUp(app)
+  const room = await createRoom(app, alice, 'threads')
+  const root = await send(app, alice, room, 'root')
+  const reply = async (to: number, content: string): Promise<{ id: number, seq: number, reply_to: number }> =>
+    (await app.inject({ method: 'POST', url: '/api/v1/messages', headers: alice.auth, payload: { room_id: room, content, reply_to: to } })).json()
+  const first = await reply(root.id, 'r1')
+  const nested = await reply(first.id, 'r2, to r1')
+  t.equal(nested.reply_to, root.id, 'a reply to a reply joins the root\'s thread')
+  const third = await reply(root.id, 'r3')
+  await send(app, alice, room, 'not in the thread')
+  await app.inject({ method: 'DELETE', url: `/api/v1/messages/${nested.id}`, headers: alice.auth })
+
+  const replies = async (id: number, query = ''): Promise<{ statusCode: number, body: any }> => {
+    const response = await app.inject({ method: 'GET', url: `/api/v1/messages/${id}/replies${query}`, headers: alice.auth })
+    return { statusCode: response.statusCode, body: response.json() }
+  }
+  const thread = await replies(root.id)
+  t.same(thread.body.map((m: { id: number }) => m.id), [first.id, nested.id, third.id], 'the thread, oldest first')
+  t.match(thread.body[1], { content: '', reply_to: root.id }, 'a deleted reply stays as a tombstone in its place')
+  t.same((await replies(first.id)).body.map((m: { id: number }) => m.id), [first.id, nested.id, third.id], 'a reply\'s id gives its root\'s thread')
+  t.same((await replies(root.id, '?limit=2')).body.map((m: { id: number }) => m.id), [nested.id, third.id], 'the newest `limit`')
+  t.same((await replies(root.id, `?before=${third.seq}`)).body.map((m: { id: number }) => m.id), [first.id, nested.id], 'before a seq')
+  t.same((await replies(root.id, `?after=${first.seq}&limit=1`)).body.map((m: { id: number }) => m.id), [nested.id], 'after a seq')
+  t.equal((await replies(root.id, '?before=1&after=1')).statusCode, 400)
+  const rootNow = (await app.inject({ method: 'GET', url: `/api/v1/rooms/${room}/messages`, headers: alice.auth })).json<any[]>().find(m => m.id === root.id)
+  t.equal(rootNow.reply_count, 2, 'reply_count: the replies not deleted')
+  const hidden = await app.inject({ method: 'GET', url: `/api/v1/messages/${root.id}/replies`, headers: mallory.auth })
+  t.equal(hidden.statusCode, 404)
+  t.equal(hidden.json().code, 'MESSAGE_NOT_FOUND')
+})
