@@ -197,6 +197,13 @@ export async function joinRoom (app: FastifyInstance, user: Session, roomId: num
   if (response.statusCode !== 200) throw new Error(`join: ${response.statusCode} ${response.body}`)
 }
 
+/** Sends a message through the API (201 expected); returns it. */
+export async function sendAs (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<{ id: number, seq: number }> {
+  const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })
+  if (response.statusCode !== 201) throw new Error(`send: ${response.statusCode} ${response.body}`)
+  return response.json()
+}
+
 /** Appends `count` messages to a room in one statement, numbered as sends would number them. */
 export async function seedMessages (app: FastifyInstance, roomId: number, userId: number, count: number, prefix = 'seeded'): Promise<void> {
   await sql`WITH r AS (UPDATE rooms SET last_seq = last_seq + ${count} WHERE id = ${roomId} RETURNING last_seq - ${count} AS base)

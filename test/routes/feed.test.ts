@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
+import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // The room feed (CONTRACT.md Part 2): every change is numbered, replayed by `sync` and served by
@@ -9,12 +9,6 @@ import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../w
 async function call (app: FastifyInstance, user: Session, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<{ statusCode: number, body: any }> {
   const response = await app.inject({ method, url, headers: user.auth, ...(payload === undefined ? {} : { payload }) })
   return { statusCode: response.statusCode, body: response.body === '' ? undefined : response.json() }
-}
-
-async function send (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<{ id: number, seq: number }> {
-  const { statusCode, body } = await call(app, user, 'POST', '/api/v1/messages', { room_id: roomId, content })
-  if (statusCode !== 201) throw new Error(`send: ${statusCode}`)
-  return body
 }
 
 const feedOf = (roomId: number) => (f: Frame): boolean => f.payload?.room_id === roomId && typeof f.payload?.seq === 'number'
@@ -29,8 +23,8 @@ t.test('one feed per room: live, replayed by sync, and over HTTP, the same frame
   const live = await TestSocket.as(t, url, alice)
 
   await joinRoom(app, bob, room) // 1 member:joined
-  const first = await send(app, alice, room, 'first') // 2
-  const second = await send(app, bob, room, 'second secret') // 3
+  const first = await sendAs(app, alice, room, 'first') // 2
+  const second = await sendAs(app, bob, room, 'second secret') // 3
   await call(app, alice, 'PATCH', `/api/v1/messages/${first.id}`, { content: 'first, edited' }) // 4
   await call(app, bob, 'PUT', `/api/v1/messages/${first.id}/reactions/${encodeURIComponent('🎉')}`) // 5
   await call(app, bob, 'DELETE', `/api/v1/messages/${second.id}`) // 6
@@ -89,7 +83,7 @@ t.test('read state and unread counts', async t => {
 
   t.equal(await unread(alice, busy), 0, 'what was said before joining is not unread')
   const sent = []
-  for (const content of ['one', 'two', 'three']) sent.push(await send(app, bob, busy, content))
+  for (const content of ['one', 'two', 'three']) sent.push(await sendAs(app, bob, busy, content))
   const mine = await rooms(alice)
   t.same(mine.map(r => r.id), [busy, quiet], 'most recent activity first')
   t.match(mine[0], { id: busy, name: 'busy', role: 'member', unread_count: 3, last_message: { id: sent[2]!.id, content: 'three' } })
@@ -102,8 +96,8 @@ t.test('read state and unread counts', async t => {
   t.same((await call(app, alice, 'POST', `/api/v1/rooms/${busy}/read`, { seq: 1 })).body.last_read_seq, sent[1]!.seq, 'a lower seq changes nothing')
   t.same((await call(app, alice, 'POST', `/api/v1/rooms/${busy}/read`, { seq: 999999 })).body, { room_id: busy, last_read_seq: sent[2]!.seq, unread_count: 0 }, 'past the end: the last seq')
 
-  const four = await send(app, bob, busy, 'four')
-  await send(app, bob, busy, 'five')
+  const four = await sendAs(app, bob, busy, 'four')
+  await sendAs(app, bob, busy, 'five')
   t.equal(await unread(alice, busy), 2)
   await call(app, bob, 'DELETE', `/api/v1/messages/${four.id}`)
   t.equal(await unread(alice, busy), 1, 'a deleted unread message no longer counts')
@@ -135,7 +129,7 @@ t.test('leaving: member:left to the room, room:removed to the leaver, nothing af
   t.equal((await call(app, bob, 'POST', `/api/v1/rooms/${room}/leave`)).statusCode, 204)
   t.match((await aliceSocket.next(f => f.type === 'member:left')).payload, { room_id: room, user_id: bob.id, reason: 'left' })
   t.same((await bobSocket.next(f => f.type === 'room:removed')).payload, { room_id: room, reason: 'left' })
-  await send(app, alice, room, 'after bob left')
+  await sendAs(app, alice, room, 'after bob left')
   await aliceSocket.message('after bob left')
   bobSocket.send({ type: 'sync', payload: { rooms: { [room]: 0 } } })
   t.match((await bobSocket.error()).payload, { code: 'NOT_A_MEMBER', room_id: room }, 'sync for the room: refused')
@@ -162,7 +156,7 @@ t.test('on two instances: read reaches your sockets on the other one; a leave st
   await joinRoom(a, bob, room)
   const aliceOnB = await TestSocket.as(t, urlB, alice)
   const bobOnB = await TestSocket.as(t, urlB, bob)
-  const sent = await send(a, bob, room, 'hello from A')
+  const sent = await sendAs(a, bob, room, 'hello from A')
   await aliceOnB.message('hello from A')
 
   const read = await call(a, alice, 'POST', `/api/v1/rooms/${room}/read`, { seq: sent.seq })
@@ -172,7 +166,7 @@ t.test('on two instances: read reaches your sockets on the other one; a leave st
   await call(a, bob, 'POST', `/api/v1/rooms/${room}/leave`)
   t.same((await bobOnB.next(f => f.type === 'room:removed', 'room:removed on B')).payload, { room_id: room, reason: 'left' })
   const left = await aliceOnB.next(f => f.type === 'member:left', 'member:left on B')
-  await send(a, alice, room, 'after the leave')
+  await sendAs(a, alice, room, 'after the leave')
   await aliceOnB.message('after the leave')
   t.same(bobOnB.all(f => f.payload?.room_id === room && (f.payload?.seq ?? 0) >= left.payload.seq), [], 'bob\'s socket on B got nothing of the room from his leave on')
   t.same((await call(b, alice, 'GET', `/api/v1/rooms/${room}/events?after=${sent.seq}`)).body.map((f: Frame) => f.type), ['member:left', 'message:new'], 'B serves the same feed: the leave, then the message (a read takes no seq)')

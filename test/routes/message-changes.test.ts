@@ -1,17 +1,10 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { build, createRoom, joinRoom, type Session, signUp } from '../helper.js'
+import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
 import { type Frame, listen, TestSocket } from '../ws-client.js'
-import type { FastifyInstance } from 'fastify'
 
 // PATCH/DELETE /messages/{id} and the reaction routes (CONTRACT.md Part 2, "Messages"): who may,
 // what the feed gets, what changes nothing, and the codes.
-
-async function send (app: FastifyInstance, user: Session, roomId: number, content: string): Promise<{ id: number, seq: number }> {
-  const response = await app.inject({ method: 'POST', url: '/api/v1/messages', headers: user.auth, payload: { room_id: roomId, content } })
-  if (response.statusCode !== 201) throw new Error(`send: ${response.statusCode} ${response.body}`)
-  return response.json()
-}
 
 const inRoom = (roomId: number, type: string) => (f: Frame): boolean => f.type === type && f.payload.room_id === roomId
 
@@ -24,7 +17,7 @@ t.test('edit and delete', async t => {
   const room = await createRoom(app, alice, 'edits')
   await joinRoom(app, bob, room)
   const watcher = await TestSocket.as(t, url, bob)
-  const message = await send(app, alice, room, 'helo')
+  const message = await sendAs(app, alice, room, 'helo')
   await watcher.message('helo')
 
   const edit = async (user: Session, id: number, content: string): Promise<{ statusCode: number, body: any }> => {
@@ -55,7 +48,7 @@ t.test('edit and delete', async t => {
     const response = await app.inject({ method: 'DELETE', url: `/api/v1/messages/${id}`, headers: user.auth })
     return { statusCode: response.statusCode, body: response.body }
   }
-  const bobs = await send(app, bob, room, 'bob says')
+  const bobs = await sendAs(app, bob, room, 'bob says')
   t.match(await del(alice, message.id + 424242), { statusCode: 404 })
   t.match(JSON.parse((await del(mallory, bobs.id)).body), { code: 'MESSAGE_NOT_FOUND' }, 'a non-member cannot even tell it exists')
   const carol = await signUp(app)
@@ -77,9 +70,9 @@ t.test('edit and delete', async t => {
   t.match(await edit(alice, message.id, 'too late'), { statusCode: 409, body: { code: 'MESSAGE_DELETED' } })
 
   await t.test('the room owner deletes others\' messages; a site admin does, in any room', async t => {
-    const fromCarol = await send(app, carol, room, 'carol says')
+    const fromCarol = await sendAs(app, carol, room, 'carol says')
     t.equal((await del(alice, fromCarol.id)).statusCode, 204, 'alice created the room: she owns it')
-    const fromBob = await send(app, bob, room, 'bob again')
+    const fromBob = await sendAs(app, bob, room, 'bob again')
     await sql`update users set role = 'admin' where id = ${mallory.id}`.execute(app.db)
     t.equal((await del(mallory, fromBob.id)).statusCode, 204, 'a site admin, not a member')
     const stored = await app.db.selectFrom('messages').select(['content', 'deleted_at']).where('id', '=', fromBob.id).executeTakeFirstOrThrow()
@@ -92,8 +85,8 @@ t.test('MESSAGE_EDIT_WINDOW bounds edits', async t => {
   const app = await build(t, { env: { MESSAGE_EDIT_WINDOW: '60' } })
   const alice = await signUp(app)
   const room = await createRoom(app, alice, 'window')
-  const fresh = await send(app, alice, room, 'fresh')
-  const old = await send(app, alice, room, 'old')
+  const fresh = await sendAs(app, alice, room, 'fresh')
+  const old = await sendAs(app, alice, room, 'old')
   await sql`update messages set created_at = now() - interval '61 seconds' where id = ${old.id}`.execute(app.db)
   const ok = await app.inject({ method: 'PATCH', url: `/api/v1/messages/${fresh.id}`, headers: alice.auth, payload: { content: 'fresh!' } })
   t.equal(ok.statusCode, 200, 'within the window')
@@ -113,7 +106,7 @@ t.test('reactions', async t => {
   const room = await createRoom(app, alice, 'reactions')
   await joinRoom(app, bob, room)
   const watcher = await TestSocket.as(t, url, alice)
-  const message = await send(app, alice, room, 'react to me')
+  const message = await sendAs(app, alice, room, 'react to me')
 
   const put = async (user: Session, id: number, emoji: string): Promise<{ statusCode: number, body: any }> => {
     const response = await app.inject({ method: 'PUT', url: `/api/v1/messages/${id}/reactions/${encodeURIComponent(emoji)}`, headers: user.auth })
@@ -150,16 +143,16 @@ t.test('reactions', async t => {
   t.equal(await remove(mallory, message.id, '👍'), 404)
 
   await t.test('at most 50 distinct emojis on a message', async t => {
-    const crowded = await send(app, alice, room, 'crowded')
+    const crowded = await sendAs(app, alice, room, 'crowded')
     for (let i = 0; i < 50; i++) t.equal((await put(alice, crowded.id, `e${i}`)).statusCode, 200)
     t.match(await put(alice, crowded.id, 'e50'), { statusCode: 409, body: { code: 'TOO_MANY_REACTIONS' } }, 'the 51st distinct: 409')
     t.same((await put(bob, crowded.id, 'e7')).body, { message_id: crowded.id, emoji: 'e7', count: 2, me: true }, 'one already there: fine')
-    const racing = await Promise.all(['r1', 'r2', 'r3'].map(async emoji => await put(bob, (await send(app, alice, room, `race ${emoji}`)).id, emoji)))
+    const racing = await Promise.all(['r1', 'r2', 'r3'].map(async emoji => await put(bob, (await sendAs(app, alice, room, `race ${emoji}`)).id, emoji)))
     t.same(racing.map(r => r.statusCode), [200, 200, 200])
   })
 
   await t.test('a deleted message takes no reactions and shows none', async t => {
-    const doomed = await send(app, alice, room, 'doomed')
+    const doomed = await sendAs(app, alice, room, 'doomed')
     await put(bob, doomed.id, '👍')
     await app.inject({ method: 'DELETE', url: `/api/v1/messages/${doomed.id}`, headers: alice.auth })
     t.match(await put(bob, doomed.id, '🎉'), { statusCode: 409, body: { code: 'MESSAGE_DELETED' } })
@@ -174,14 +167,14 @@ t.test('GET /messages/{id}/replies: a thread, oldest first, tombstones included,
   const alice = await signUp(app)
   const mallory = await signUp(app)
   const room = await createRoom(app, alice, 'threads')
-  const root = await send(app, alice, room, 'root')
+  const root = await sendAs(app, alice, room, 'root')
   const reply = async (to: number, content: string): Promise<{ id: number, seq: number, reply_to: number }> =>
     (await app.inject({ method: 'POST', url: '/api/v1/messages', headers: alice.auth, payload: { room_id: room, content, reply_to: to } })).json()
   const first = await reply(root.id, 'r1')
   const nested = await reply(first.id, 'r2, to r1')
   t.equal(nested.reply_to, root.id, 'a reply to a reply joins the root\'s thread')
   const third = await reply(root.id, 'r3')
-  await send(app, alice, room, 'not in the thread')
+  await sendAs(app, alice, room, 'not in the thread')
   await app.inject({ method: 'DELETE', url: `/api/v1/messages/${nested.id}`, headers: alice.auth })
 
   const replies = async (id: number, query = ''): Promise<{ statusCode: number, body: any }> => {
