@@ -18,10 +18,10 @@ export const Attachment = Type.Object({
   id: Id,
   filename: Type.String({ maxLength: 255, description: 'For display only', examples: ['plan.pdf'] }),
   content_type: Type.String({ maxLength: 255, description: 'From the file\'s bytes, never from the client', examples: ['application/pdf'] }),
-  size: Type.Integer({ minimum: 0, description: 'Bytes' }),
-  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  width: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Images only' }),
-  height: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Images only' }),
+  size: Type.Integer({ format: 'int64', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Bytes' }),
+  sha256: Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$' }),
+  width: Type.Union([Type.Integer({ format: 'int32', minimum: 1, maximum: INT32_MAX }), Type.Null()], { description: 'Images only' }),
+  height: Type.Union([Type.Integer({ format: 'int32', minimum: 1, maximum: INT32_MAX }), Type.Null()], { description: 'Images only' }),
   created_at: Timestamp
 }, { $id: 'Attachment', title: 'Attachment' })
 

@@ -1,8 +1,8 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
-import { Id, ID_TEXT } from './common.js'
+import { Id, ID_TEXT, Timestamp } from './common.js'
 import { Message, SendMessageBody } from './messages.js'
 import { ReadState, Room, RoomRole } from './rooms.js'
-import { INT32_MAX } from '../limits.js'
+import { CONTENT_MAX, INT32_MAX, USERNAME_MAX } from '../limits.js'
 
 /**
  * The WebSocket protocol at `GET /ws`: every frame, both ways, is `{"type", "payload"}`.
@@ -131,8 +131,8 @@ export const MessageUpdatedPayload = Type.Object({
   seq: Seq,
   room_id: Id,
   message_id: Id,
-  content: Type.String({ description: 'The content now' }),
-  edited_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+  content: Type.String({ maxLength: CONTENT_MAX, description: 'The content now' }),
+  edited_at: Type.Union([Timestamp, Type.Null()])
 }, { $id: 'MessageUpdatedPayload', title: 'MessageUpdatedPayload' })
 
 /** `message:deleted` (feed): a message became a tombstone. */
@@ -149,14 +149,14 @@ export const ReactionEventPayload = Type.Object({
   message_id: Id,
   user_id: Id,
   emoji: Type.String({ maxLength: 64 }),
-  count: Type.Integer({ minimum: 0 })
+  count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX })
 }, { $id: 'ReactionEventPayload', title: 'ReactionEventPayload' })
 
 /** `member:joined` (feed): someone became a member. */
 export const MemberJoinedPayload = Type.Object({
   seq: Seq,
   room_id: Id,
-  user: Type.Object({ id: Id, username: Type.Union([Type.String(), Type.Null()]) }),
+  user: Type.Object({ id: Id, username: Type.Union([Type.String({ maxLength: USERNAME_MAX }), Type.Null()]) }),
   role: Type.Ref(RoomRole)
 }, { $id: 'MemberJoinedPayload', title: 'MemberJoinedPayload' })
 
@@ -174,7 +174,7 @@ export const MemberUpdatedPayload = Type.Object({
   room_id: Id,
   user_id: Id,
   role: Type.Ref(RoomRole),
-  muted_until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+  muted_until: Type.Union([Timestamp, Type.Null()])
 }, { $id: 'MemberUpdatedPayload', title: 'MemberUpdatedPayload' })
 
 /** `room:updated` (feed): the room's name, description or privacy changed. */

@@ -709,7 +709,10 @@ export interface components {
              * @example application/pdf
              */
             content_type: string;
-            /** @description Bytes */
+            /**
+             * Format: int64
+             * @description Bytes
+             */
             size: number;
             sha256: string;
             /** @description Images only */
@@ -878,6 +881,7 @@ export interface components {
              */
             user_id: number;
             emoji: string;
+            /** Format: int32 */
             count: number;
         };
         /** MemberJoinedPayload */
