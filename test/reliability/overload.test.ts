@@ -11,11 +11,24 @@ function busy (ms: number): void {
   while (performance.now() < until) { /* the loop is blocked */ }
 }
 
+/** Runs `attempt` until the server is not shedding (a busy test machine lags the loop too), at most ~10 s. */
+async function whenServed<T> (attempt: () => Promise<T>, shed: (result: T | Error) => boolean): Promise<T> {
+  for (let i = 0; ; i++) {
+    const result = await attempt().catch((err: unknown) => err as Error)
+    if (!shed(result) || i >= 100) {
+      if (result instanceof Error) throw result
+      return result
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
 t.test('an event loop past OVERLOAD_MAX_EVENT_LOOP_DELAY_MS sheds requests with 503, then recovers', async t => {
   const app = await build(t, { env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' } })
-  const alice = await signUp(app)
+  // Set-up waits out any shedding the machine's own load causes (the limit is low).
+  const alice = await whenServed(async () => await signUp(app), result => result instanceof Error && / 503 /.test(result.message))
   const rooms = async () => await app.inject({ url: '/api/v1/rooms', headers: alice.auth })
-  t.equal((await rooms()).statusCode, 200, 'served while the loop is idle')
+  t.equal((await whenServed(rooms, result => !(result instanceof Error) && result.statusCode === 503)).statusCode, 200, 'served while the loop is idle')
 
   // Block the loop in 300 ms slices until the sampler (once a second) sees the delay.
   let shed = await rooms()
