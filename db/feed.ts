@@ -63,9 +63,3 @@ export async function feedEntries (db: Db, roomId: number, afterSeq: number, lim
     ) as feed order by seq limit ${limit}`.execute(db)
   return rows
 }
-
-/** The room's last seq (0: nothing yet), or undefined when there is no such room. */
-export async function lastSeqOf (db: Db, roomId: number): Promise<number | undefined> {
-  const row = await db.selectFrom('rooms').select('last_seq').where('id', '=', roomId).executeTakeFirst()
-  return row?.last_seq
-}

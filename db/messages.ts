@@ -184,15 +184,6 @@ export async function messageFor (db: Db, messageId: number, userId: number): Pr
   return { message, role }
 }
 
-/** A message as stored now. */
-export async function messageById (db: Db, messageId: number): Promise<MessageRow | undefined> {
-  return await db.selectFrom('messages')
-    .leftJoin('users', 'users.id', 'messages.user_id')
-    .select(columns)
-    .where('messages.id', '=', messageId)
-    .executeTakeFirst()
-}
-
 /** Messages by id, in no particular order (what a replay of edits reads). */
 export async function messagesByIds (db: Db, ids: number[]): Promise<MessageRow[]> {
   if (ids.length === 0) return []

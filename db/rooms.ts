@@ -28,11 +28,6 @@ export async function listRooms (db: Db, page: { limit: number, offset: number }
   return rows.map(row => ({ ...row, member_count: Number(row.member_count) }))
 }
 
-export async function roomExists (db: Db, roomId: number): Promise<boolean> {
-  const row = await db.selectFrom('rooms').select('id').where('id', '=', roomId).executeTakeFirst()
-  return row !== undefined
-}
-
 /** What a user may do in a room: whether it exists and whether the user is a member, in one query. */
 export async function roomAccess (db: Db, roomId: number, userId: number): Promise<{ exists: boolean, member: boolean }> {
   const row = await db.selectFrom('rooms')
