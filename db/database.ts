@@ -8,6 +8,8 @@ export interface Database {
   messages: MessagesTable
   room_events: RoomEventsTable
   reactions: ReactionsTable
+  room_bans: RoomBansTable
+  room_invites: RoomInvitesTable
   login_failures: LoginFailuresTable
   known_addresses: KnownAddressesTable
 }
@@ -41,6 +43,14 @@ export interface RoomsTable {
   last_seq: ColumnType<number, number | undefined, number>
   /** When the room's feed last moved (a message, an edit, a reaction, a member joining...). */
   last_activity_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** Invisible to non-members who are not invited. */
+  is_private: ColumnType<boolean, boolean | undefined, boolean>
+  /** A direct-message room of two users (no roles, invites, moderation, renames or leaving). */
+  is_direct: ColumnType<boolean, boolean | undefined, boolean>
+  /** A DM's pair, `<smaller user id>:<larger>` (unique: one DM per pair); null for other rooms. */
+  direct_key: ColumnType<string | null, string | null | undefined, string | null>
+  /** How many members it has (kept up by the statements that add and remove members). */
+  member_count: ColumnType<number, number | undefined, number>
 }
 
 export interface RoomMembersTable {
@@ -48,8 +58,10 @@ export interface RoomMembersTable {
   room_id: number
   user_id: number
   joined_at: CreatedAt
-  /** `owner` (the creator) or `member`. */
+  /** `owner` (the creator; exactly one), `moderator` or `member`. */
   role: ColumnType<string, string | undefined, string>
+  /** Muted while this is in the future (an indefinite mute: 9999-12-31T23:59:59Z); null: not muted. */
+  muted_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
   /** The member's read marker: every feed entry up to this seq is read. Only moves forward. */
   last_read_seq: ColumnType<number, number | undefined, number>
 }
@@ -92,6 +104,20 @@ export interface ReactionsTable {
   message_id: number
   user_id: number
   emoji: string
+  created_at: CreatedAt
+}
+
+export interface RoomBansTable {
+  room_id: number
+  user_id: number
+  banned_by: number | null
+  created_at: CreatedAt
+}
+
+export interface RoomInvitesTable {
+  room_id: number
+  user_id: number
+  invited_by: number | null
   created_at: CreatedAt
 }
 

@@ -20,7 +20,7 @@ export interface NewMessage {
 
 /**
  * Stores a batch of sends, to one room or several, in one statement (group commit): each only if
- * its author is a member of its room, its client_msg_id was not used before and its reply_to names
+ * its author is a member of its room who is not muted, its client_msg_id was not used before and its reply_to names
  * a message of that room that is not deleted. Each room's `last_seq` is bumped once by the number of
  * its sends stored, and they take consecutive seqs in the order given, so seqs stay gap-free (the
  * room's row lock serializes statements) and a refused send uses none. In the same statement: a
@@ -43,8 +43,11 @@ export async function insertMessages (db: Db, sends: NewMessage[]): Promise<Arra
     // per send: a LATERAL subquery with a LIMIT is never flattened into a join, so the planner cannot
     // hash it over a whole table (with stale statistics it did: a scan of messages per statement).
     .with('accepted', qb => qb.selectFrom(input)
+      // A member who is not muted (a ban is not a membership: a banned user was removed).
       .leftJoinLateral(eb => eb.selectFrom('room_members').select(sql<boolean>`true`.as('yes'))
-        .whereRef('room_members.room_id', '=', 'input.room_id').whereRef('room_members.user_id', '=', 'input.user_id').limit(1).as('member'),
+        .whereRef('room_members.room_id', '=', 'input.room_id').whereRef('room_members.user_id', '=', 'input.user_id')
+        .where(eb => eb.or([eb('room_members.muted_until', 'is', null), eb('room_members.muted_until', '<=', sql<Date>`now()`)]))
+        .limit(1).as('member'),
       join => join.onTrue())
       .leftJoinLateral(eb => eb.selectFrom('messages as earlier').select(sql<boolean>`true`.as('yes'))
         .whereRef('earlier.user_id', '=', 'input.user_id').where('earlier.client_msg_id', 'is not', null)
@@ -163,6 +166,8 @@ export interface MessageAccess {
   message: MessageRow
   /** The reader's role in the message's room, or null when not a member. */
   role: string | null
+  /** The reader's mute in that room (muted while in the future). */
+  muted_until: Date | null
 }
 
 /** The room a message is in, or undefined when there is no such message. */
@@ -176,12 +181,12 @@ export async function messageFor (db: Db, messageId: number, userId: number): Pr
   const row = await db.selectFrom('messages')
     .leftJoin('users', 'users.id', 'messages.user_id')
     .leftJoin('room_members', join => join.onRef('room_members.room_id', '=', 'messages.room_id').on('room_members.user_id', '=', userId))
-    .select([...columns, 'room_members.role as reader_role'])
+    .select([...columns, 'room_members.role as reader_role', 'room_members.muted_until as reader_muted_until'])
     .where('messages.id', '=', messageId)
     .executeTakeFirst()
   if (row === undefined) return undefined
-  const { reader_role: role, ...message } = row
-  return { message, role }
+  const { reader_role: role, reader_muted_until: mutedUntil, ...message } = row
+  return { message, role, muted_until: mutedUntil }
 }
 
 /** Messages by id, in no particular order (what a replay of edits reads). */

@@ -38,6 +38,9 @@ export interface MyRoomRow {
   description: string | null
   created_by: number | null
   created_at: Date
+  is_private: boolean
+  is_direct: boolean
+  member_count: number
   role: string
   last_read_seq: number
   unread_count: number
@@ -57,7 +60,7 @@ export async function roomsOfMember (db: Db, userId: number, page: { limit: numb
     .with('page', qb => qb.selectFrom('room_members')
       .innerJoin('rooms', 'rooms.id', 'room_members.room_id')
       .select([
-        'rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at', 'rooms.last_activity_at',
+        'rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at', 'rooms.is_private', 'rooms.is_direct', 'rooms.member_count', 'rooms.last_activity_at',
         'room_members.role', 'room_members.last_read_seq'
       ])
       .where('room_members.user_id', '=', userId)
@@ -65,7 +68,7 @@ export async function roomsOfMember (db: Db, userId: number, page: { limit: numb
       .limit(page.limit).offset(page.offset))
     .selectFrom('page')
     .select(eb => [
-      'page.id', 'page.name', 'page.description', 'page.created_by', 'page.created_at', 'page.role', 'page.last_read_seq',
+      'page.id', 'page.name', 'page.description', 'page.created_by', 'page.created_at', 'page.is_private', 'page.is_direct', 'page.member_count', 'page.role', 'page.last_read_seq',
       eb.selectFrom('messages').select(eb => eb.fn.countAll<string>().as('n'))
         .whereRef('messages.room_id', '=', 'page.id')
         .whereRef('messages.seq', '>', 'page.last_read_seq')

@@ -1,68 +1,116 @@
 import { sql } from 'kysely'
-import type { RoomSummaryView, RoomView } from '../src/schemas/rooms.js'
+import type { RoomView } from '../src/schemas/rooms.js'
 import type { Db } from './database.js'
 
-/** Creates a room and makes its creator the first member, in one transaction. */
-export async function insertRoomWithCreator (db: Db, room: { name: string, description: string | null, created_by: number }): Promise<RoomView> {
+/** What a Room shows, without the viewer's role. */
+const roomColumns = ['rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at', 'rooms.is_private', 'rooms.is_direct', 'rooms.member_count'] as const
+
+/** Rooms as `viewerId` sees them: each a Room with the viewer's role (null: not a member). */
+function roomsSeenBy (db: Db, viewerId: number) {
+  return db.selectFrom('rooms')
+    .leftJoin('room_members as mine', join => join.onRef('mine.room_id', '=', 'rooms.id').on('mine.user_id', '=', viewerId))
+    .select([...roomColumns, 'mine.role as my_role'])
+}
+
+type Seen<R> = Omit<R, 'my_role'> & { my_role: RoomView['my_role'] }
+const asView = <R extends { my_role: string | null }>(row: R): Seen<R> => row as Seen<R>
+
+export interface NewRoom { name: string, description: string | null, created_by: number, is_private: boolean, is_direct?: boolean, direct_key?: string | null }
+
+/**
+ * Creates a room with its first members (the creator as `owner`; a DM's two users as `member`),
+ * in one transaction. Answers the room as the creator sees it.
+ */
+export async function insertRoom (db: Db, room: NewRoom, members: Array<{ user_id: number, role: string }>): Promise<RoomView> {
   return await db.transaction().execute(async trx => {
-    const created = await trx.insertInto('rooms').values(room)
-      .returning(['id', 'name', 'description', 'created_by', 'created_at'])
-      .executeTakeFirstOrThrow()
-    await trx.insertInto('room_members').values({ room_id: created.id, user_id: room.created_by, role: 'owner' }).execute()
-    return created
+    const created = await trx.insertInto('rooms').values({ ...room, member_count: members.length }).returning('id').executeTakeFirstOrThrow()
+    await trx.insertInto('room_members').values(members.map(m => ({ room_id: created.id, user_id: m.user_id, role: m.role }))).execute()
+    return asView(await roomsSeenBy(trx, room.created_by).where('rooms.id', '=', created.id).executeTakeFirstOrThrow())
   })
 }
 
-export async function listRooms (db: Db, page: { limit: number, offset: number }): Promise<RoomSummaryView[]> {
-  // One grouped count per page of rooms, not a subquery per row.
-  const counts = db.selectFrom('room_members')
-    .select(['room_id', eb => eb.fn.countAll<string>().as('member_count')])
-    .groupBy('room_id')
-    .as('counts')
-  const rows = await db.selectFrom('rooms')
-    .leftJoin(counts, 'counts.room_id', 'rooms.id')
-    .select(['rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at',
-      sql<string>`coalesce(counts.member_count, 0)`.as('member_count')])
-    .orderBy('rooms.id').limit(page.limit).offset(page.offset)
-    .execute()
-  return rows.map(row => ({ ...row, member_count: Number(row.member_count) }))
+/** Creates a room and makes its creator its first member and owner, in one transaction. */
+export async function insertRoomWithCreator (db: Db, room: { name: string, description: string | null, created_by: number, is_private?: boolean }): Promise<RoomView> {
+  return await insertRoom(db, { ...room, is_private: room.is_private ?? false }, [{ user_id: room.created_by, role: 'owner' }])
 }
 
-/** What a user may do in a room: whether it exists and whether the user is a member, in one query. */
-export async function roomAccess (db: Db, roomId: number, userId: number): Promise<{ exists: boolean, member: boolean }> {
+/** A room as the viewer sees it (no visibility check: the caller made it), or undefined when there is none. */
+export async function roomSeenBy (db: Db, roomId: number, viewerId: number): Promise<RoomView | undefined> {
+  const row = await roomsSeenBy(db, viewerId).where('rooms.id', '=', roomId).executeTakeFirst()
+  return row === undefined ? undefined : asView(row)
+}
+
+/** `\`, `%` and `_` taken literally in a LIKE pattern. */
+const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, c => `\\${c}`)
+
+/**
+ * `GET /rooms`: public rooms and the private rooms the viewer is in, never DMs, by id; `q` keeps
+ * those whose name contains it (case-insensitive).
+ */
+export async function listRooms (db: Db, viewerId: number, page: { q?: string | undefined, limit: number, offset: number }): Promise<RoomView[]> {
+  let query = roomsSeenBy(db, viewerId)
+    .where('rooms.is_direct', '=', false)
+    .where(eb => eb.or([eb('rooms.is_private', '=', false), eb('mine.role', 'is not', null)]))
+  if (page.q !== undefined) query = query.where('rooms.name', 'ilike', `%${likeLiteral(page.q)}%`)
+  const rows = await query.orderBy('rooms.id').limit(page.limit).offset(page.offset).execute()
+  return rows.map(asView)
+}
+
+/** Where a user stands with a room, read in one query (undefined: no such room). */
+export interface RoomStanding {
+  is_private: boolean
+  is_direct: boolean
+  /** Their role, or null when not a member. */
+  role: string | null
+  muted_until: Date | null
+  invited: boolean
+  banned: boolean
+}
+
+export async function standingIn (db: Db, roomId: number, userId: number): Promise<RoomStanding | undefined> {
   const row = await db.selectFrom('rooms')
     .leftJoin('room_members', join => join.onRef('room_members.room_id', '=', 'rooms.id').on('room_members.user_id', '=', userId))
-    .select(['rooms.id', 'room_members.user_id'])
+    .leftJoin('room_invites', join => join.onRef('room_invites.room_id', '=', 'rooms.id').on('room_invites.user_id', '=', userId))
+    .leftJoin('room_bans', join => join.onRef('room_bans.room_id', '=', 'rooms.id').on('room_bans.user_id', '=', userId))
+    .select(['rooms.is_private', 'rooms.is_direct', 'room_members.role', 'room_members.muted_until', 'room_invites.user_id as invitee', 'room_bans.user_id as banned_user'])
     .where('rooms.id', '=', roomId)
     .executeTakeFirst()
-  return { exists: row !== undefined, member: row?.user_id != null }
-}
-
-/** A member's role in the room, or undefined when not a member. */
-export async function memberRole (db: Db, roomId: number, userId: number): Promise<string | undefined> {
-  const row = await db.selectFrom('room_members').select('role').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
-  return row?.role
+  if (row === undefined) return undefined
+  const { invitee, banned_user: bannedUser, ...standing } = row
+  return { ...standing, invited: invitee !== null, banned: bannedUser !== null }
 }
 
 /** Adds a member whose read marker starts at `lastReadSeq` (what they joined at). */
 export async function insertMember (db: Db, roomId: number, userId: number, role: string, lastReadSeq: number): Promise<void> {
   await db.insertInto('room_members').values({ room_id: roomId, user_id: userId, role, last_read_seq: lastReadSeq }).execute()
+  await db.updateTable('rooms').set(eb => ({ member_count: eb('member_count', '+', 1) })).where('id', '=', roomId).execute()
 }
 
 /** Removes a member; returns the role they had, or undefined when they were not one. */
 export async function deleteMember (db: Db, roomId: number, userId: number): Promise<string | undefined> {
   const row = await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).returning('role').executeTakeFirst()
+  if (row !== undefined) await db.updateTable('rooms').set(eb => ({ member_count: eb('member_count', '-', 1) })).where('id', '=', roomId).execute()
   return row?.role
 }
 
-/** The member who has been in the room longest (who takes over when its owner leaves), if any. */
+/** Who takes over when the owner goes: the longest-standing moderator, else member (undefined: nobody is left). */
 export async function longestMember (db: Db, roomId: number): Promise<number | undefined> {
-  const row = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('joined_at').orderBy('id').limit(1).executeTakeFirst()
+  const row = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId)
+    .orderBy(sql`role = 'moderator'`, 'desc').orderBy('joined_at').orderBy('id').limit(1).executeTakeFirst()
   return row?.user_id
 }
 
-export async function setRole (db: Db, roomId: number, userId: number, role: string): Promise<void> {
-  await db.updateTable('room_members').set({ role }).where('room_id', '=', roomId).where('user_id', '=', userId).execute()
+/** Sets a member's role; returns their mute (what `member:updated` carries with the role). */
+export async function setRole (db: Db, roomId: number, userId: number, role: string): Promise<Date | null> {
+  const row = await db.updateTable('room_members').set({ role }).where('room_id', '=', roomId).where('user_id', '=', userId)
+    .returning('muted_until').executeTakeFirst()
+  return row?.muted_until ?? null
+}
+
+/** Removes a pending invite (used up by joining, declined, withdrawn, or cancelled by a ban); whether there was one. */
+export async function deleteInvite (db: Db, roomId: number, userId: number): Promise<boolean> {
+  const result = await db.deleteFrom('room_invites').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst()
+  return result.numDeletedRows > 0n
 }
 
 export async function roomIdsOfUser (db: Db, userId: number): Promise<number[]> {

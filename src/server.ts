@@ -16,7 +16,15 @@ for (const warning of config.warnings) app.log.warn(warning)
 closeWithGrace({ delay: 10_000, logger: app.log }, async ({ err, signal }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
+  // A shutdown that takes long says what is still open, before close-with-grace cuts it short.
+  const slow = setTimeout(() => {
+    app.server.getConnections((_err, connections) => {
+      app.log.warn({ connections, resources: process.getActiveResourcesInfo() }, 'shutdown is taking long: still open')
+    })
+  }, 5_000)
+  slow.unref()
   await app.close()
+  clearTimeout(slow)
 })
 
 try {

@@ -99,7 +99,9 @@ function encode (event: ChatEvent): string {
   switch (event.type) {
     case 'room:subscribe': return `j ${event.user_id} ${event.room_id}`
     case 'user:revoked': return `k ${event.user_id} ${event.token_version}`
-    case 'read': return `u ${event.user_id}`
+    case 'read':
+    case 'room:invited':
+    case 'room:added': return `u ${event.user_id}`
     case 'typing':
     case 'presence': return `r ${event.room_id} 0 ${event.payload.user_id}`
     default: return `r ${event.room_id} ${feedSeq(event) ?? 0}`

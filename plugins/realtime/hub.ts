@@ -201,7 +201,10 @@ export class Hub {
       case 'presence': this.deliver(event.room_id, frameBytes(event), undefined, event.payload.user_id); return
       case 'room:subscribe': this.subscribeUser(event.user_id, event.room_id); return
       case 'user:revoked': this.revokeUser(event.user_id, event.token_version); return
-      case 'read': this.deliverToUser(event.user_id, frameBytes(event)); return
+      case 'read':
+      case 'room:invited':
+      case 'room:added': this.deliverToUser(event.user_id, frameBytes(event)); return
+      case 'room:deleted': this.closeRoom(event.room_id, frameBytes(event)); return
       case 'member:joined':
         // No local socket listens to the room yet: the new member's start its sequencer, expecting this frame.
         if (!this.sequencers.has(event.room_id)) this.subscribeUser(event.payload.user.id, event.room_id, event.payload.seq - 1)
@@ -365,6 +368,14 @@ export class Hub {
     const frame = JSON.stringify({ type: 'room:removed', payload: { room_id: roomId, reason } })
     for (const client of this.byUser.get(userId) ?? []) {
       if (!client.rooms.has(roomId)) continue
+      this.unsubscribe(client, roomId)
+      this.send(client, frame)
+    }
+  }
+
+  /** The room is gone: every local socket listening to it gets the frame (`room:deleted`) and stops listening; its sequencer goes. */
+  closeRoom (roomId: number, frame: Buffer): void {
+    for (const client of [...this.byRoom.get(roomId) ?? []]) {
       this.unsubscribe(client, roomId)
       this.send(client, frame)
     }

@@ -7,10 +7,10 @@ import { markRead } from '../../src/chat/read-state.js'
 import { createRoom, joinRoom, leaveRoom } from '../../src/chat/rooms.js'
 import { roomEvents } from '../../src/chat/sync.js'
 import { tooManyRequests } from '../../src/errors.js'
-import { authErrors, bearer, bodyErrors, errors, IdParams, Pagination } from '../../src/schemas/common.js'
+import { authErrors, bearer, bodyErrors, errors, IdParams } from '../../src/schemas/common.js'
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
 import { FeedFrameList } from '../../src/schemas/realtime.js'
-import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList } from '../../src/schemas/rooms.js'
+import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList, RoomsQuery } from '../../src/schemas/rooms.js'
 
 const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.addHook('onRequest', app.authenticate)
@@ -43,12 +43,13 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
     schema: {
       operationId: 'listRooms',
       tags: ['rooms'],
-      summary: 'List rooms with their member counts',
+      summary: 'List the rooms you can see, with their member counts',
       security: bearer,
-      querystring: Pagination,
+      description: 'Public rooms and the private rooms you are in (DMs are in `GET /users/me/rooms`), by id. `q` keeps the rooms whose name contains it (case-insensitive).',
+      querystring: RoomsQuery,
       response: { 200: Type.Ref(RoomList, { description: 'Rooms by id' }), ...errors(400, ...authErrors) }
     }
-  }, async (request) => await listRooms(app.db, request.query))
+  }, async (request) => await listRooms(app.db, request.user.id, request.query))
 
   app.post('/:id/join', {
     schema: {

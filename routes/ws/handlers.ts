@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Session } from '../../plugins/realtime/session.js'
-import { assertMember, sendMessage } from '../../src/chat/messages.js'
+import { assertMember } from '../../src/chat/access.js'
+import { sendMessage } from '../../src/chat/messages.js'
 import { announceTyping, onlineMembers } from '../../src/chat/presence.js'
 import { joinRoom } from '../../src/chat/rooms.js'
 import { roomCatchUp } from '../../src/chat/sync.js'

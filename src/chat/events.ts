@@ -24,6 +24,12 @@ export type ChatEvent =
   | { type: 'room:subscribe', room_id: number, user_id: number }
   /** The user's read marker moved: their own sockets get `read`. */
   | { type: 'read', user_id: number, payload: ServerPayload<'read'> }
+  /** The user was invited to a room: their own sockets get `room:invited`. */
+  | { type: 'room:invited', user_id: number, payload: ServerPayload<'room:invited'> }
+  /** Someone else made the user a member (a DM opened with them): their own sockets get `room:added` (a `room:subscribe` subscribes them). */
+  | { type: 'room:added', user_id: number, payload: ServerPayload<'room:added'> }
+  /** The room was deleted: every socket listening to it gets `room:deleted` and stops listening. Not in the feed (the feed is gone). */
+  | { type: 'room:deleted', room_id: number, payload: ServerPayload<'room:deleted'> }
   /** The user's tokens older than `token_version` were revoked (logout, new password or email, disabled): their sockets close. */
   | { type: 'user:revoked', user_id: number, token_version: number }
   /** A member is typing: the room's other members get `typing`. Never stored. */

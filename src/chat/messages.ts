@@ -1,8 +1,8 @@
 import { appendEvent, lockRoom } from '../../db/feed.js'
 import { findByClientMsgId, insertMessages, isDuplicateClientMsgId, isReplyTarget, listMessages, listReplies, markDeleted, type MessageAccess, type MessageRow, messageFor, type NewMessage, roomOfMessage, updateContent } from '../../db/messages.js'
 import { clearReactions } from '../../db/reactions.js'
-import { roomAccess } from '../../db/rooms.js'
 import type { Db } from '../../db/database.js'
+import { assertMember, assertNotMuted } from './access.js'
 import { badRequest, conflict, forbidden, isDatabaseUnavailable, notFound } from '../errors.js'
 import type { EditMessageInput, HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
 import type { ChatBus, RoomFeedEvent } from './events.js'
@@ -10,13 +10,6 @@ import { isoOrNull } from './feed.js'
 import { messageView, messageViews, newMessageView } from './message-views.js'
 import type { SendQueue } from './send-queue.js'
 import { checkMessageText } from './text.js'
-
-/** 404 for a room that doesn't exist, 403 for a user who is not a member (sends, history, typing, presence, sync). */
-export async function assertMember (db: Db, userId: number, roomId: number): Promise<void> {
-  const access = await roomAccess(db, roomId, userId)
-  if (!access.exists) throw notFound('Room not found', 'ROOM_NOT_FOUND')
-  if (!access.member) throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')
-}
 
 export interface SentMessage {
   message: MessageView
@@ -83,8 +76,8 @@ export async function sendMessage ({ db, sends }: { db: Db, sends: MessageSends 
   for (let attempt = 0; attempt < 2; attempt++) {
     const message = await sends.submit(send)
     if (message !== undefined) return { message, created: true }
-    // Refused: say why. 404 or 403 first (nothing about the room is told to a non-member).
-    await assertMember(db, userId, input.room_id)
+    // Refused: say why. 404 or 403 first (nothing about the room is told to a non-member), then a mute.
+    assertNotMuted(await assertMember(db, userId, input.room_id))
     // A retry of a send already stored (or two copies racing): the database kept one.
     const original = send.client_msg_id === null ? undefined : await findByClientMsgId(db, userId, send.client_msg_id)
     if (original !== undefined) return await replay(db, userId, original, input.room_id, content)
@@ -141,14 +134,16 @@ export async function changeMessage<T> (
 interface Deps { db: Db, bus: ChatBus }
 
 /**
- * Edits a message's content (its author only, within `editWindowMs` of sending; 0: no limit). The
+ * Edits a message's content (its author only, not while muted, within `editWindowMs` of sending; 0: no limit). The
  * send rules apply to the content. Unchanged content answers the message and changes nothing;
  * otherwise the feed gets `message:updated`.
  */
 export async function editMessage (deps: Deps, userId: number, messageId: number, input: EditMessageInput, editWindowMs: number): Promise<MessageView> {
   const content = checkMessageText(input.content.toWellFormed())
-  const row = await changeMessage(deps, userId, messageId, false, async (trx, { message }) => {
+  const row = await changeMessage(deps, userId, messageId, false, async (trx, access) => {
+    const { message } = access
     if (message.user_id !== userId) throw forbidden('Only its author may edit a message', 'NOT_AUTHOR')
+    assertNotMuted(access)
     if (message.deleted_at !== null) throw conflict('The message was deleted', 'MESSAGE_DELETED')
     if (editWindowMs > 0 && Date.now() - new Date(message.created_at).getTime() > editWindowMs) {
       throw forbidden(`Messages can only be edited within ${Math.round(editWindowMs / 1000)} seconds of sending`, 'EDIT_WINDOW_PASSED')

@@ -2,7 +2,7 @@ import { memberIdsOfRoom, roomIdsOfUser } from '../../db/rooms.js'
 import { findUserById } from '../../db/users.js'
 import type { Db } from '../../db/database.js'
 import type { ChatBus } from './events.js'
-import { assertMember } from './messages.js'
+import { assertMember } from './access.js'
 
 export type PresenceStatus = 'online' | 'offline'
 

@@ -4,6 +4,7 @@ import type { Db } from '../../db/database.js'
 import { badRequest, conflict } from '../errors.js'
 import { REACTIONS_MAX } from '../schemas/messages.js'
 import type { ServerPayload } from '../schemas/realtime.js'
+import { assertNotMuted } from './access.js'
 import type { ChatBus } from './events.js'
 import { changeMessage } from './messages.js'
 
@@ -25,15 +26,18 @@ interface Deps { db: Db, bus: ChatBus }
 
 /**
  * A reaction change, under the message's room lock (so the distinct-emoji limit and the counts hold
- * under concurrent reactions): 409 MESSAGE_DELETED for adding to a tombstone. `change` says whether
+ * under concurrent reactions): 403 MUTED for adding while muted (removing stays allowed), 409
+ * MESSAGE_DELETED for adding to a tombstone. `change` says whether
  * it changed anything; only then does the feed get a frame.
  */
 async function changeReaction (
   deps: Deps, userId: number, messageId: number, emoji: string, type: 'reaction:added' | 'reaction:removed',
   change: (trx: Db) => Promise<boolean>
 ): Promise<ReactionResult> {
-  return await changeMessage(deps, userId, messageId, false, async (trx, { message }) => {
+  return await changeMessage(deps, userId, messageId, false, async (trx, access) => {
+    const { message } = access
     const deleted = message.deleted_at !== null
+    if (type === 'reaction:added') assertNotMuted(access)
     if (deleted && type === 'reaction:added') throw conflict('The message was deleted', 'MESSAGE_DELETED')
     const changed = !deleted && await change(trx)
     const count = await emojiCount(trx, messageId, emoji)

@@ -5,7 +5,7 @@ import type { MyRoomView } from '../schemas/rooms.js'
 import type { ServerPayload } from '../schemas/realtime.js'
 import { forbidden } from '../errors.js'
 import type { ChatBus } from './events.js'
-import { assertMember } from './messages.js'
+import { assertMember } from './access.js'
 import { messageViews } from './message-views.js'
 
 type ReadState = ServerPayload<'read'>
@@ -36,6 +36,7 @@ export async function myRooms ({ db }: { db: Db }, userId: number, page: { limit
   return rows.map(({ last_message_id: lastId, role, ...room }) => ({
     ...room,
     role: role as MyRoomView['role'],
+    my_role: role as MyRoomView['role'],
     last_message: lastId === null ? null : last.get(lastId) ?? null
   }))
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js'
 import { MAX_CATCH_UP } from '../schemas/realtime.js'
 import { type FeedFrame, feedAfter } from './feed.js'
-import { assertMember } from './messages.js'
+import { assertMember } from './access.js'
 
 /** What a room's catch-up sends: the missed frames in order, or `reset` when the client is too far behind. */
 export type CatchUp =

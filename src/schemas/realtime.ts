@@ -190,6 +190,22 @@ export const RoomRemovedPayload = Type.Object({
   reason: Type.Union([Type.Literal('left'), Type.Literal('kicked'), Type.Literal('banned')])
 }, { $id: 'RoomRemovedPayload', title: 'RoomRemovedPayload' })
 
+/** `room:invited` (to the invitee's sockets, not in the feed): someone invited you to a room. */
+export const RoomInvitedPayload = Type.Object({
+  room: Type.Ref(Room),
+  invited_by: Id
+}, { $id: 'RoomInvitedPayload', title: 'RoomInvitedPayload' })
+
+/** `room:added` (to your sockets, not in the feed): someone else made you a member (a DM opened with you); your sockets now get its frames. */
+export const RoomAddedPayload = Type.Object({
+  room: Type.Ref(Room)
+}, { $id: 'RoomAddedPayload', title: 'RoomAddedPayload' })
+
+/** `room:deleted` (to every member's sockets, not in the feed): the room and its messages are gone. */
+export const RoomDeletedPayload = Type.Object({
+  room_id: Id
+}, { $id: 'RoomDeletedPayload', title: 'RoomDeletedPayload' })
+
 /** Server -> client frames. */
 export const serverPayloads = {
   'message:new': Message,
@@ -202,6 +218,9 @@ export const serverPayloads = {
   'member:updated': MemberUpdatedPayload,
   'room:updated': RoomUpdatedPayload,
   'room:removed': RoomRemovedPayload,
+  'room:invited': RoomInvitedPayload,
+  'room:added': RoomAddedPayload,
+  'room:deleted': RoomDeletedPayload,
   read: ReadState,
   'room:joined': RoomJoinedPayload,
   'sync:reset': SyncResetPayload,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Db } from '../../db/database.js'
 import { insertMessages, listMessages, messagesAfterSeq, type MessageRow } from '../../db/messages.js'
-import { insertMember, insertRoomWithCreator, roomAccess } from '../../db/rooms.js'
+import { insertMember, insertRoomWithCreator, standingIn } from '../../db/rooms.js'
 import { build, signUp } from '../helper.js'
 
 /** One send alone (a batch of one): the stored message, or undefined when it was refused. */
@@ -15,9 +15,9 @@ t.test('insertMessage stores a member\'s message with the room\'s next seq, and 
   const alice = await signUp(app)
   const bob = await signUp(app)
   const room = await insertRoomWithCreator(app.db, { name: 'repo', description: null, created_by: alice.id })
-  t.same(await roomAccess(app.db, room.id, alice.id), { exists: true, member: true }, 'the creator is a member')
-  t.same(await roomAccess(app.db, room.id, bob.id), { exists: true, member: false })
-  t.same(await roomAccess(app.db, 424242, alice.id), { exists: false, member: false })
+  t.match(await standingIn(app.db, room.id, alice.id), { role: 'owner', is_private: false, invited: false, banned: false }, 'the creator is its owner')
+  t.match(await standingIn(app.db, room.id, bob.id), { role: null })
+  t.equal(await standingIn(app.db, 424242, alice.id), undefined, 'no such room')
 
   const first = await insertMessage(app.db, { room_id: room.id, user_id: alice.id, content: 'one' })
   t.match(first, { room_id: room.id, user_id: alice.id, username: alice.username, content: 'one', seq: 1, client_msg_id: null })

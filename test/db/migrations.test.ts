@@ -82,6 +82,9 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   const room = await db.selectFrom('rooms').select(['last_seq', 'last_activity_at']).executeTakeFirstOrThrow() as { last_seq: number, last_activity_at: Date }
   t.same([room.last_seq, room.last_activity_at.toISOString()], [3, '2026-01-04T00:00:00.000Z'], '0010: the room\'s activity is its last message')
   t.same((await db.selectFrom('messages').select(['deleted_at', 'reply_count']).execute()).map(m => [m.deleted_at, m.reply_count]), [[null, 0], [null, 0], [null, 0]])
+  const rooms11 = await db.selectFrom('rooms').select(['is_private', 'is_direct', 'direct_key', 'member_count']).execute()
+  t.same(rooms11, [{ is_private: false, is_direct: false, direct_key: null, member_count: 2 }], '0011: rooms made before are public, not DMs, with their member count')
+  t.same((await db.selectFrom('room_members').select('muted_until').execute()).map(m => m.muted_until), [null, null], '0011: nobody is muted')
 
   await migrateTo(t, db, '0006_token_revocation')
   const { rows } = await sql<{ column_name: string }>`select column_name from information_schema.columns where table_name = 'users' and column_name = 'username_key'`.execute(db)
@@ -91,6 +94,8 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   t.same((await db.selectFrom('users').select('username').orderBy('id').execute()).map(u => u.username), AFTER, 'down keeps the new names')
   const feedTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_events', 'reactions')`.execute(db)
   t.equal(feedTables.rows[0]?.n, 0, 'down: room_events and reactions are gone')
+  const roomTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_bans', 'room_invites')`.execute(db)
+  t.equal(roomTables.rows[0]?.n, 0, 'down: room_bans and room_invites are gone')
   t.same(await db.selectFrom('messages').select('content').orderBy('id').execute(), [{ content: 'm1' }, { content: 'm2' }, { content: 'm3' }], 'down keeps the messages')
 
   await latest(t, db)

@@ -205,7 +205,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List rooms with their member counts */
+        /**
+         * List the rooms you can see, with their member counts
+         * @description Public rooms and the private rooms you are in (DMs are in `GET /users/me/rooms`), by id. `q` keeps the rooms whose name contains it (case-insensitive).
+         */
         get: operations["listRooms"];
         put?: never;
         /**
@@ -570,6 +573,14 @@ export interface components {
              * @example 2026-01-28T10:30:00.000Z
              */
             created_at: string;
+            /** @description Invisible to non-members who are not invited (404, as for a missing id) */
+            is_private: boolean;
+            /** @description A direct-message room of two users (always private; no roles, invites, moderation, renames or leaving) */
+            is_direct: boolean;
+            /** Format: int32 */
+            member_count: number;
+            /** @description Your role in the room; null when you are not a member */
+            my_role: components["schemas"]["RoomRole"] | null;
         };
         /** RoomSummary */
         RoomSummary: {
@@ -589,8 +600,14 @@ export interface components {
              * @example 2026-01-28T10:30:00.000Z
              */
             created_at: string;
+            /** @description Invisible to non-members who are not invited (404, as for a missing id) */
+            is_private: boolean;
+            /** @description A direct-message room of two users (always private; no roles, invites, moderation, renames or leaving) */
+            is_direct: boolean;
             /** Format: int32 */
             member_count: number;
+            /** @description Your role in the room; null when you are not a member */
+            my_role: components["schemas"]["RoomRole"] | null;
         };
         /** RoomList */
         RoomList: components["schemas"]["RoomSummary"][];
@@ -603,6 +620,11 @@ export interface components {
             name: string;
             /** @example A place for general topics */
             description?: string | null;
+            /**
+             * @description Only members and invitees see it
+             * @default false
+             */
+            is_private: boolean;
         };
         /** JoinRoomResponse */
         JoinRoomResponse: {
@@ -663,6 +685,14 @@ export interface components {
              * @example 2026-01-28T10:30:00.000Z
              */
             created_at: string;
+            /** @description Invisible to non-members who are not invited (404, as for a missing id) */
+            is_private: boolean;
+            /** @description A direct-message room of two users (always private; no roles, invites, moderation, renames or leaving) */
+            is_direct: boolean;
+            /** Format: int32 */
+            member_count: number;
+            /** @description Your role in the room; null when you are not a member */
+            my_role: components["schemas"]["RoomRole"] | null;
             role: components["schemas"]["RoomRole"];
             /** Format: int32 */
             last_read_seq: number;
@@ -2051,6 +2081,8 @@ export interface operations {
     listRooms: {
         parameters: {
             query?: {
+                /** @description A case-insensitive piece of the name */
+                q?: string;
                 /** @description Page size, 1 to 100 */
                 limit?: number;
                 /** @description How many to skip */
