@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { build, json, sendAs, type Session, signUp } from '../helper.js'
-import { listen, TestSocket } from '../ws-client.js'
+import { build, json, postgresReachable, sendAs, type Session, signUp } from '../helper.js'
+import { listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // POST /dms (CONTRACT.md Part 2, "Rooms: privacy, roles, moderation, invites, direct messages").
 
@@ -140,4 +140,24 @@ t.test('one DM per pair on the embedded engine too', async t => {
   t.equal(answers.filter(r => r.statusCode === 201).length, 1, 'made once')
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from rooms where is_direct`.execute(app.db)
   t.equal(rows[0]!.n, 1)
+})
+
+t.test('on two instances: a DM opened on A reaches the other user\'s socket on B (room:added, then its messages), and an invite too', async t => {
+  if (!await postgresReachable()) return t.skip('two instances need the PostgreSQL server')
+  const redis = await PrivateRedis.start(t)
+  const { a, urlB } = await twoInstances(t, redis.url)
+  const alice = await signUp(a)
+  const bob = await signUp(a)
+  const bobB = await TestSocket.as(t, urlB, bob)
+  const opened = await a.inject({ method: 'POST', url: '/api/v1/dms', headers: alice.auth, payload: { user_id: bob.id } })
+  t.equal(opened.statusCode, 201)
+  const room = json(opened).id
+  t.match((await bobB.next(f => f.type === 'room:added', 'room:added on B')).payload, { room: { id: room, is_direct: true } })
+  await sendAs(a, alice, room, 'across instances')
+  t.match((await bobB.message('across instances')).payload, { room_id: room, user_id: alice.id }, 'subscribed on B without a join')
+
+  const created = await a.inject({ method: 'POST', url: '/api/v1/rooms', headers: alice.auth, payload: { name: 'invite across', is_private: true } })
+  const invited = await a.inject({ method: 'POST', url: `/api/v1/rooms/${json(created).id}/invites`, headers: alice.auth, payload: { user_id: bob.id } })
+  t.equal(invited.statusCode, 201)
+  t.match((await bobB.next(f => f.type === 'room:invited', 'room:invited on B')).payload, { invited_by: alice.id, room: { id: json(created).id, my_role: null } })
 })
