@@ -6,14 +6,14 @@ import type { Db } from './database.js'
 const roomColumns = ['rooms.id', 'rooms.name', 'rooms.description', 'rooms.created_by', 'rooms.created_at', 'rooms.is_private', 'rooms.is_direct', 'rooms.member_count'] as const
 
 /** Rooms as `viewerId` sees them: each a Room with the viewer's role (null: not a member). */
-function roomsSeenBy (db: Db, viewerId: number) {
+export function roomsSeenBy (db: Db, viewerId: number) {
   return db.selectFrom('rooms')
     .leftJoin('room_members as mine', join => join.onRef('mine.room_id', '=', 'rooms.id').on('mine.user_id', '=', viewerId))
     .select([...roomColumns, 'mine.role as my_role'])
 }
 
 type Seen<R> = Omit<R, 'my_role'> & { my_role: RoomView['my_role'] }
-const asView = <R extends { my_role: string | null }>(row: R): Seen<R> => row as Seen<R>
+export const asView = <R extends { my_role: string | null }>(row: R): Seen<R> => row as Seen<R>
 
 export interface NewRoom { name: string, description: string | null, created_by: number, is_private: boolean, is_direct?: boolean, direct_key?: string | null }
 
@@ -41,7 +41,7 @@ export async function roomSeenBy (db: Db, roomId: number, viewerId: number): Pro
 }
 
 /** `\`, `%` and `_` taken literally in a LIKE pattern. */
-const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, c => `\\${c}`)
+export const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, c => `\\${c}`)
 
 /**
  * `GET /rooms`: public rooms and the private rooms the viewer is in, never DMs, by id; `q` keeps

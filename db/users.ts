@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db, NewUser, UserRow } from './database.js'
+import { likeLiteral } from './rooms.js'
 
 const publicColumns = ['id', 'email', 'username', 'role', 'created_at', 'token_version', 'disabled_at'] as const
 export type UserRecord = Pick<UserRow, typeof publicColumns[number]>
@@ -25,10 +26,11 @@ export async function findUserById (db: Db, id: number): Promise<UserRecord | un
   return await db.selectFrom('users').select(publicColumns).where('id', '=', id).executeTakeFirst()
 }
 
-export async function listUsers (db: Db, page: { limit: number, offset: number }): Promise<UserRecord[]> {
-  return await db.selectFrom('users').select(publicColumns)
-    .orderBy('id').limit(page.limit).offset(page.offset)
-    .execute()
+/** Users by id; `q` keeps those whose username contains it (case-insensitive, taken literally). */
+export async function listUsers (db: Db, page: { q?: string | undefined, limit: number, offset: number }): Promise<UserRecord[]> {
+  let query = db.selectFrom('users').select(publicColumns)
+  if (page.q !== undefined) query = query.where('username', 'ilike', `%${likeLiteral(page.q)}%`)
+  return await query.orderBy('id').limit(page.limit).offset(page.offset).execute()
 }
 
 /** What `authenticate` checks on every request: one primary-key lookup. */

@@ -17,6 +17,7 @@ import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
 import sendsPlugin from '../plugins/sends.js'
 import swaggerPlugin from '../plugins/swagger.js'
+import dmRoutes from '../routes/dms/index.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
 import metricsRoutes from '../routes/metrics/index.js'
@@ -167,6 +168,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     v1.register(userRoutes, { prefix: '/users', config })
     v1.register(roomRoutes, { prefix: '/rooms', config })
     v1.register(messageRoutes, { prefix: '/messages', config })
+    v1.register(dmRoutes, { prefix: '/dms' })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })

@@ -11,6 +11,7 @@ import { authErrors, bearer, bodyErrors, errors, IdParams } from '../../src/sche
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
 import { FeedFrameList } from '../../src/schemas/realtime.js'
 import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList, RoomsQuery } from '../../src/schemas/rooms.js'
+import inviteRoutes from './invites.js'
 
 const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.addHook('onRequest', app.authenticate)
@@ -122,6 +123,8 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(FeedFrameList, { description: 'Feed frames, oldest first' }), ...errors(400, 403, 404, ...authErrors) }
     }
   }, async (request) => await roomEvents(app, request.user.id, request.params.id, request.query))
+
+  app.register(inviteRoutes)
 }
 
 export default rooms

@@ -2,11 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
+import { myInvites } from '../../src/chat/invites.js'
 import { myRooms } from '../../src/chat/read-state.js'
 import { getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
-import { MyRoomList } from '../../src/schemas/rooms.js'
-import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from '../../src/schemas/users.js'
+import { MyInviteList, MyRoomList } from '../../src/schemas/rooms.js'
+import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList, UsersQuery } from '../../src/schemas/users.js'
 
 const byAddress = (request: { ip: string }): string => `ip:${addressKey(request.ip)}`
 /** After `authenticate` (route hooks run first): the account, wherever its requests come from. */
@@ -93,6 +94,20 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
     }
   }, async (request) => await myRooms(app, request.user.id, request.query))
 
+  app.get('/me/invites', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'listMyInvites',
+      tags: ['rooms'],
+      summary: 'Your pending invites, newest first',
+      description: 'Each invite with its Room as you see it (a private room is visible to you while you are invited). ' +
+        'Joining the room uses the invite up; `DELETE /rooms/{id}/invites/{your id}` declines it.',
+      security: bearer,
+      querystring: Pagination,
+      response: { 200: Type.Ref(MyInviteList, { description: 'Your invites, newest first' }), ...errors(400, ...authErrors) }
+    }
+  }, async (request) => await myInvites(app, request.user.id, request.query))
+
   app.patch('/me', {
     onRequest: app.authenticate,
     // The registration budget, per account: each 409 EMAIL_TAKEN tells whether an address is registered.
@@ -139,8 +154,9 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       operationId: 'listUsers',
       tags: ['users'],
       summary: 'List users (emails only for yourself)',
+      description: 'By id. `q` keeps the users whose username contains it, case-insensitively (`%`, `_` and `\\` are ordinary characters): for finding someone to open a DM with.',
       security: bearer,
-      querystring: Pagination,
+      querystring: UsersQuery,
       response: { 200: Type.Ref(UserList, { description: 'Users by id' }), ...errors(400, ...authErrors) }
     }
   }, async (request) => await listUsers(app, request.query, request.user))

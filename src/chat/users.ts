@@ -74,7 +74,7 @@ export async function getUser ({ db }: { db: Db }, id: number, viewer: Viewer): 
   return viewUser(user, viewer)
 }
 
-export async function listUsers ({ db }: { db: Db }, page: { limit: number, offset: number }, viewer: Viewer): Promise<UserView[]> {
+export async function listUsers ({ db }: { db: Db }, page: { q?: string | undefined, limit: number, offset: number }, viewer: Viewer): Promise<UserView[]> {
   const users = await listUserRows(db, page)
   return users.map(user => viewUser(user, viewer))
 }

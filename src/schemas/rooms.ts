@@ -79,3 +79,33 @@ export type RoomView = Static<typeof Room>
 export type RoomSummaryView = Static<typeof RoomSummary>
 export type ReadInput = Static<typeof ReadBody>
 export type MyRoomView = Static<typeof MyRoom>
+
+/** A pending invite: `user_id` may join the (private or public) room; `POST /rooms/{id}/invites`. */
+export const RoomInvite = Type.Object({
+  room_id: Id,
+  user_id: Id,
+  invited_by: Type.Union([Id, Type.Null()], { description: 'Who invited them (null once that user is gone)' }),
+  created_at: Timestamp
+}, { $id: 'RoomInvite', title: 'RoomInvite' })
+
+export const InviteBody = Type.Object({
+  user_id: Id
+}, { $id: 'CreateInviteRequest', title: 'CreateInviteRequest', additionalProperties: false })
+
+/** `DELETE /rooms/{id}/invites/{user_id}`. */
+export const InviteParams = Type.Object({ id: Id, user_id: Id })
+
+/** One of your pending invites, with the room as you see it. */
+export const MyInvite = Type.Composite([RoomInvite, Type.Object({
+  room: Type.Ref(Room)
+})], { $id: 'MyInvite', title: 'MyInvite' })
+
+export const MyInviteList = Type.Array(Type.Ref(MyInvite), { maxItems: PAGE_MAX, $id: 'MyInviteList', title: 'MyInviteList' })
+
+/** `POST /dms`: the other user of the direct-message room. */
+export const OpenDmBody = Type.Object({
+  user_id: Id
+}, { $id: 'OpenDirectMessageRequest', title: 'OpenDirectMessageRequest', additionalProperties: false })
+
+export type RoomInviteView = Static<typeof RoomInvite>
+export type MyInviteView = Static<typeof MyInvite>

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { EMAIL_MAX, LOGIN_PASSWORD_MAX, PAGE_MAX, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX } from '../limits.js'
-import { Id, MAX_RAW_TEXT, NO_NUL, Timestamp } from './common.js'
+import { Id, MAX_RAW_TEXT, NO_NUL, Pagination, Timestamp } from './common.js'
 
 const USERNAME_RULE = '1 to 100 characters after trimming, at least one visible; no control, bidi-override or invisible ' +
   '(default-ignorable) characters (400); unique case-insensitively after NFKC normalization (409 USERNAME_TAKEN); ' +
@@ -52,3 +52,8 @@ export type RegisterInput = Static<typeof RegisterBody>
 export type LoginInput = Static<typeof LoginBody>
 export type UpdateMeInput = Static<typeof UpdateMeBody>
 export type UserView = Static<typeof User>
+
+/** `GET /users`: a page, optionally filtered by a piece of the username. */
+export const UsersQuery = Type.Composite([Type.Object({
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: USERNAME_MAX, pattern: NO_NUL, description: 'A case-insensitive piece of the username (`%`, `_` and `\\` are taken literally)' }))
+}), Pagination])

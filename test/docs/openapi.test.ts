@@ -95,7 +95,12 @@ t.test('the document keeps its structural promises', async t => {
     'GET /api/v1/rooms/{id}/events',
     'POST /api/v1/rooms/{id}/read',
     'POST /api/v1/rooms/{id}/leave',
-    'GET /api/v1/users/me/rooms'
+    'GET /api/v1/users/me/rooms',
+    // Part 2, Rooms: invites and direct messages.
+    'POST /api/v1/rooms/{id}/invites',
+    'DELETE /api/v1/rooms/{id}/invites/{user_id}',
+    'GET /api/v1/users/me/invites',
+    'POST /api/v1/dms'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, json, signUp, uniqueEmail } from '../helper.js'
+import { build, json, type Session, signUp, uniqueEmail } from '../helper.js'
 
 t.test('users', async t => {
   const app = await build(t)
@@ -84,5 +84,33 @@ t.test('users', async t => {
     const same = await app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: a.auth, payload: { current_password: 'correct horse battery staple', email: a.email } })
     t.equal(same.statusCode, 200, 'the email you already have is no change')
     t.equal((await app.inject({ url: '/api/v1/users/me', headers: a.auth })).statusCode, 200, 'and revokes nothing')
+  })
+
+  t.test('GET /users?q: a case-insensitive piece of the username, wildcards taken literally, paged', async t => {
+    const made: Record<string, Session> = {}
+    for (const username of ['Quinn_Smith', 'quinnsmith', 'Quinn%Jones', 'back\\slash QUINN', 'Nobody Here']) made[username] = await signUp(app, { username })
+    const viewer = made['Nobody Here']!
+    const search = async (query: string): Promise<string[]> => {
+      const response = await app.inject({ url: `/api/v1/users?${query}`, headers: viewer.auth })
+      t.equal(response.statusCode, 200, query)
+      return (json(response) as Array<{ username: string }>).map(u => u.username)
+    }
+    t.same(await search('q=quinn&limit=100'), ['Quinn_Smith', 'quinnsmith', 'Quinn%Jones', 'back\\slash QUINN'], 'any case, by id')
+    t.same(await search('q=n_s'), ['Quinn_Smith'], '`_` is not a wildcard (quinnsmith has "nns")')
+    t.same(await search('q=n%25j'), ['Quinn%Jones'], '`%` is not a wildcard')
+    t.same(await search('q=%5C'), ['back\\slash QUINN'], '`\\` is an ordinary character')
+    t.same(await search('q=nobody%20here'), ['Nobody Here'])
+    t.same(await search('q=zzz-nobody'), [], 'no match: an empty list')
+    t.same(await search('q=QUINN&limit=2&offset=1'), ['quinnsmith', 'Quinn%Jones'], 'paged as without q')
+    const everyone = json(await app.inject({ url: '/api/v1/users?limit=100', headers: viewer.auth })) as Array<{ id: number }>
+    t.ok(everyone.length > 5, 'without q: everyone')
+    t.same(everyone.map(u => u.id), [...everyone.map(u => u.id)].sort((a, b) => a - b), 'by id')
+    const found = json(await app.inject({ url: '/api/v1/users?q=quinn', headers: made.quinnsmith!.auth })) as Array<{ id: number, email?: string }>
+    for (const user of found) t.equal(user.email !== undefined, user.id === made.quinnsmith!.id, 'emails only for yourself')
+    for (const query of ['q=', `q=${'x'.repeat(101)}`, 'q=%00']) {
+      const response = await app.inject({ url: `/api/v1/users?${query}`, headers: viewer.auth })
+      t.equal(response.statusCode, 400, `${query.slice(0, 12)}: 400`)
+      t.match(json(response).error, /^q /, 'naming q')
+    }
   })
 })
