@@ -703,11 +703,8 @@ export interface components {
             name: string;
             /** @example A place for general topics */
             description?: string | null;
-            /**
-             * @description Only members and invitees see it
-             * @default false
-             */
-            is_private: boolean;
+            /** @description Only members and invitees see it (default: false, a public room) */
+            is_private?: boolean;
         };
         /** JoinRoomResponse */
         JoinRoomResponse: {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { sql } from 'kysely'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build, createRoom, type Session, sendAs, signUp } from '../helper.js'
 import { type Frame, listen, refusedUpgrade, TestSocket } from '../ws-client.js'
 import { CALLS, type Call, EXPECTED, renderMatrix, STATES, type State } from './authorization-matrix.js'
@@ -198,8 +198,6 @@ async function outcomeOf (t: Test, app: FastifyInstance, url: string, call: Call
   if (answer.type === 'error') return `error ${String(answer.payload.code)}`
   return answer.type
 }
-
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('the authorization matrix: every call in every membership state', async t => {
   const app = await build(t)
