@@ -36,3 +36,6 @@ export const PAGE_MAX = 100
 
 /** 64 KiB: the largest JSON body or WebSocket frame; room for a 4,000-character message in any script. */
 export const BODY_MAX_BYTES = 64 * 1024
+
+/** The longest timed mute, in minutes (a year); a mute without `minutes` lasts until it is lifted. */
+export const MUTE_MINUTES_MAX = 525_600

@@ -71,10 +71,10 @@ const messages: FastifyPluginAsyncTypebox<{ config: Config }> = async function (
       summary: 'React to a message',
       description: '`emoji` (URL-encoded) is one Unicode emoji (ZWJ sequences, skin tones and flags included) or a name matching `^[a-z0-9_+-]{1,32}$`; anything else is 400 INVALID_EMOJI. ' +
         'Members only. The feed gets `reaction:added`; reacting again answers 200 and publishes nothing. At most 50 different emojis on a message (409 TOO_MANY_REACTIONS); ' +
-        'a deleted message is 409 MESSAGE_DELETED. ' + NOT_READABLE,
+        'a deleted message is 409 MESSAGE_DELETED; while you are muted in the room, 403 MUTED. ' + NOT_READABLE,
       security: bearer,
       params: ReactionParams,
-      response: { 200: Type.Ref(ReactionResult, { description: 'The emoji\'s count now' }), ...errors(400, 404, 409, ...authErrors) }
+      response: { 200: Type.Ref(ReactionResult, { description: 'The emoji\'s count now' }), ...errors(400, 403, 404, 409, ...authErrors) }
     }
   }, async (request) => await addReaction(app, request.user.id, request.params.id, request.params.emoji))
 

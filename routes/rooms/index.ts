@@ -12,9 +12,11 @@ import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
 import { FeedFrameList } from '../../src/schemas/realtime.js'
 import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList, RoomsQuery } from '../../src/schemas/rooms.js'
 import inviteRoutes from './invites.js'
+import memberRoutes from './members.js'
 
 const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app, { config }) {
   app.addHook('onRequest', app.authenticate)
+  app.register(memberRoutes, { config })
 
   app.post('', {
     // Per user (the global key, after authentication), counted apart from the global limit.
@@ -59,7 +61,7 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       summary: 'Join a room (joining twice is harmless)',
       security: bearer,
       params: IdParams,
-      response: { 200: Type.Ref(JoinResponse, { description: 'Joined (or already a member)' }), ...errors(400, 404, ...authErrors) }
+      response: { 200: Type.Ref(JoinResponse, { description: 'Joined (or already a member)' }), ...errors(400, 403, 404, ...authErrors) }
     }
   }, async (request) => {
     await joinRoom(app, request.user.id, request.params.id)

@@ -4,6 +4,7 @@ import { Attachment, EditMessageBody, Message, MessageList, Reaction, ReactionRe
 import { FeedFrameList, MemberJoinedPayload, MemberLeftPayload, MemberUpdatedPayload, MessageDeletedPayload, MessageUpdatedPayload, ReactionEventPayload, RoomUpdatedPayload } from './realtime.js'
 import { CreateRoomBody, JoinResponse, MyRoom, MyRoomList, ReadBody, ReadState, Room, RoomList, RoomRole, RoomSummary } from './rooms.js'
 import { InviteBody, MyInvite, MyInviteList, OpenDmBody, RoomInvite } from './rooms.js'
+import { MuteBody, RoomBan, RoomBanList, RoomMember, RoomMemberList, UpdateMemberBody } from './rooms.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from './users.js'
 
 /** Every named schema, added to Fastify once; they become the OpenAPI `components/schemas`. */
@@ -11,6 +12,8 @@ export const sharedSchemas = [
   ErrorResponse, Health, Liveness,
   User, UserList, RegisterBody, LoginBody, LoginResponse, UpdateMeBody, AdminUpdateBody,
   Room, RoomSummary, RoomList, CreateRoomBody, JoinResponse, RoomRole, ReadBody, ReadState, MyRoom, MyRoomList,
+  // Moderation: members, roles, bans, mutes.
+  RoomMember, RoomMemberList, UpdateMemberBody, RoomBan, RoomBanList, MuteBody,
   Reaction, Attachment, Message, MessageList, SendMessageBody, EditMessageBody, ReactionResult,
   // The room feed's frames, which GET /rooms/{id}/events returns too.
   MessageUpdatedPayload, MessageDeletedPayload, ReactionEventPayload, MemberJoinedPayload, MemberLeftPayload, MemberUpdatedPayload, RoomUpdatedPayload, FeedFrameList,

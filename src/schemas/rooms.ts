@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { DESCRIPTION_MAX, INT32_MAX, PAGE_MAX, ROOM_NAME_MAX } from '../limits.js'
+import { DESCRIPTION_MAX, INT32_MAX, PAGE_MAX, MUTE_MINUTES_MAX, ROOM_NAME_MAX, USERNAME_MAX } from '../limits.js'
 import { Id, MAX_RAW_TEXT, NO_NUL, Pagination, Timestamp } from './common.js'
 import { Message } from './messages.js'
 
@@ -109,3 +109,38 @@ export const OpenDmBody = Type.Object({
 
 export type RoomInviteView = Static<typeof RoomInvite>
 export type MyInviteView = Static<typeof MyInvite>
+// Moderation (CONTRACT.md Part 2, "Rooms"): members, roles, kicks, bans, mutes.
+
+/** `/rooms/{id}/members/{user_id}`, `/bans/{user_id}`, `/mutes/{user_id}`. */
+export const MemberParams = Type.Object({ id: Id, user_id: Id })
+
+export const RoomMember = Type.Object({
+  user_id: Id,
+  username: Type.String({ maxLength: USERNAME_MAX, examples: ['johndoe'] }),
+  role: Type.Ref(RoomRole),
+  joined_at: Timestamp,
+  muted_until: Type.Union([Timestamp, Type.Null()], { description: 'While muted, until when (9999-12-31T23:59:59.000Z: until unmuted); null when not muted or once the mute has ended' })
+}, { $id: 'RoomMember', title: 'RoomMember' })
+
+export const RoomMemberList = Type.Array(Type.Ref(RoomMember), { maxItems: PAGE_MAX, $id: 'RoomMemberList', title: 'RoomMemberList' })
+
+export const UpdateMemberBody = Type.Object({
+  role: Type.Ref(RoomRole, { description: '`owner` hands the room over (you become a moderator)' })
+}, { $id: 'UpdateMemberRequest', title: 'UpdateMemberRequest', additionalProperties: false })
+
+export const MuteBody = Type.Object({
+  minutes: Type.Optional(Type.Integer({ format: 'int32', minimum: 1, maximum: MUTE_MINUTES_MAX, description: `How long, 1 to ${MUTE_MINUTES_MAX} minutes; omitted: until unmuted` }))
+}, { $id: 'MuteMemberRequest', title: 'MuteMemberRequest', additionalProperties: false })
+
+export const RoomBan = Type.Object({
+  user_id: Id,
+  username: Type.String({ maxLength: USERNAME_MAX, examples: ['johndoe'] }),
+  banned_by: Type.Union([Id, Type.Null()], { description: 'Who banned them, or null once that user is gone' }),
+  created_at: Timestamp
+}, { $id: 'RoomBan', title: 'RoomBan' })
+
+export const RoomBanList = Type.Array(Type.Ref(RoomBan), { maxItems: PAGE_MAX, $id: 'RoomBanList', title: 'RoomBanList' })
+
+export type RoomMemberView = Static<typeof RoomMember>
+export type RoomBanView = Static<typeof RoomBan>
+export type MuteInput = Static<typeof MuteBody>

@@ -84,6 +84,15 @@ t.test('the document keeps its structural promises', async t => {
     'POST /api/v1/rooms',
     'GET /api/v1/rooms',
     'POST /api/v1/rooms/{id}/join',
+    // Part 2, rooms: moderation.
+    'GET /api/v1/rooms/{id}/members',
+    'PATCH /api/v1/rooms/{id}/members/{user_id}',
+    'DELETE /api/v1/rooms/{id}/members/{user_id}',
+    'GET /api/v1/rooms/{id}/bans',
+    'PUT /api/v1/rooms/{id}/bans/{user_id}',
+    'DELETE /api/v1/rooms/{id}/bans/{user_id}',
+    'PUT /api/v1/rooms/{id}/mutes/{user_id}',
+    'DELETE /api/v1/rooms/{id}/mutes/{user_id}',
     'POST /api/v1/messages',
     'GET /api/v1/rooms/{id}/messages',
     // Part 2: the room feed, edits, deletes, reactions, replies, read state.
