@@ -95,7 +95,11 @@ t.test('the document keeps its structural promises', async t => {
     'GET /api/v1/rooms/{id}/events',
     'POST /api/v1/rooms/{id}/read',
     'POST /api/v1/rooms/{id}/leave',
-    'GET /api/v1/users/me/rooms'
+    'GET /api/v1/users/me/rooms',
+    // Part 2, Rooms: a room, its settings, its deletion.
+    'GET /api/v1/rooms/{id}',
+    'PATCH /api/v1/rooms/{id}',
+    'DELETE /api/v1/rooms/{id}'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))
