@@ -145,3 +145,20 @@ export async function memberIdsOfRoom (db: Db, roomId: number): Promise<number[]
   const rows = await db.selectFrom('room_members').select('user_id').where('room_id', '=', roomId).orderBy('user_id').execute()
   return rows.map(r => r.user_id)
 }
+
+/** What `PATCH /rooms/{id}` may change, already normalized (a name trimmed, an empty description null). */
+export interface RoomChanges { name?: string, description?: string | null, is_private?: boolean }
+
+/** Changes a room's name, description or privacy (inside the caller's transaction, under the room's lock). */
+export async function updateRoomFields (db: Db, roomId: number, changes: RoomChanges): Promise<void> {
+  await db.updateTable('rooms').set({ ...changes, updated_at: sql<Date>`now()` }).where('id', '=', roomId).execute()
+}
+
+/**
+ * Deletes a room; its members, invites, bans, messages (with their reactions) and feed go with it
+ * (every foreign key to `rooms` and `messages` cascades). Whether there was one.
+ */
+export async function deleteRoomRow (db: Db, roomId: number): Promise<boolean> {
+  const result = await db.deleteFrom('rooms').where('id', '=', roomId).executeTakeFirst()
+  return result.numDeletedRows > 0n
+}

@@ -164,6 +164,9 @@ export function frameBytes (event: FrameEvent): Buffer {
 }
 const serialized = new WeakMap<FrameEvent, Buffer>()
 
+/** `room:deleted` for one socket (`closeRoom` is handed the event's own bytes). */
+const roomDeletedFrame = (roomId: number): string => JSON.stringify({ type: 'room:deleted', payload: { room_id: roomId } })
+
 /** Hands over bytes already received (from another instance) as the event's frame, so they are not serialized again. */
 export function withFrame<E extends FrameEvent> (event: E, bytes: Buffer): E {
   serialized.set(event, bytes)
@@ -183,6 +186,8 @@ export class Hub {
   private readonly byAddress = new Map<string, Set<Client>>()
   /** Per user, the token version below which every token is revoked (and until when that is remembered). */
   private readonly revoked = new Map<number, { version: number, until: number }>()
+  /** Rooms deleted lately (until when that is remembered): a socket never listens to one again (see `closeRoom`). */
+  private readonly deletedRooms = new Map<number, number>()
   /** The ordering stage of each room that has local sockets. */
   private readonly sequencers = new Map<number, RoomSequencer>()
   private readonly sequencerOptions: SequencerOptions
@@ -323,6 +328,12 @@ export class Hub {
    */
   subscribe (client: Client, roomId: number, lastSeq?: number): void {
     if (!this.clients.has(client) || client.rooms.has(roomId)) return
+    if (this.wasDeleted(roomId)) {
+      // The room went while this socket was being opened (its rooms were read before), or a join
+      // committed before the deletion reached this instance after it: the socket is told instead.
+      if (lastSeq !== undefined) this.send(client, roomDeletedFrame(roomId))
+      return
+    }
     client.rooms.add(roomId)
     addTo(this.byRoom, roomId, client)
     const sequencer = this.sequencers.get(roomId)
@@ -373,12 +384,26 @@ export class Hub {
     }
   }
 
-  /** The room is gone: every local socket listening to it gets the frame (`room:deleted`) and stops listening; its sequencer goes. */
+  /**
+   * The room is gone: every local socket listening to it gets the frame (`room:deleted`) and stops
+   * listening; its sequencer goes, and with it any frame of the room still on its way (one
+   * committed before the deletion but arriving after it, from another instance, is dropped). The
+   * room is remembered for a while, so that no socket subscribes to it again (see `subscribe`).
+   */
   closeRoom (roomId: number, frame: Buffer): void {
+    const now = Date.now()
+    this.deletedRooms.set(roomId, now + REVOKED_MEMORY_MS)
+    if (this.deletedRooms.size >= 10_000) for (const [id, until] of this.deletedRooms) if (until < now) this.deletedRooms.delete(id)
     for (const client of [...this.byRoom.get(roomId) ?? []]) {
       this.unsubscribe(client, roomId)
       this.send(client, frame)
     }
+  }
+
+  /** Whether the room was deleted lately (as far as this instance heard). */
+  private wasDeleted (roomId: number): boolean {
+    const until = this.deletedRooms.get(roomId)
+    return until !== undefined && until > Date.now()
   }
 
   /** Sends a frame to every local socket of a user. */
@@ -448,7 +473,11 @@ export class Hub {
   ): Promise<number | undefined> {
     const wasSubscribed = client.rooms.has(roomId)
     this.subscribe(client, roomId)
-    if (!client.rooms.has(roomId)) return undefined // the socket closed meanwhile
+    if (!client.rooms.has(roomId)) {
+      // A room deleted lately is not subscribed to again: `read` says why (it finds no room).
+      if (this.clients.has(client) && this.wasDeleted(roomId)) await read()
+      return undefined // or the socket closed meanwhile
+    }
     client.order.hold(roomId)
     let floor: number | undefined
     let refused = false
@@ -464,10 +493,14 @@ export class Hub {
         // Every catch-up on this instance takes turns: one chunk per turn of the event loop in all,
         // so however many run at once, other work (another user's request) waits for one chunk at most.
         await this.nextTurn()
-        if (client.socket.readyState !== client.socket.OPEN) break
+        // Membership is checked at delivery: once the socket stopped listening to the room (the
+        // user left or was removed, the room was deleted: `room:removed` or `room:deleted` went
+        // out), nothing more of what the catch-up read is sent.
+        if (client.socket.readyState !== client.socket.OPEN || !client.rooms.has(roomId)) break
         const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
         await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)))
       }
+      if (!client.rooms.has(roomId)) return undefined
       floor = result.upTo
       return Math.max(floor, client.order.heldUpTo(roomId))
     } catch (err) {

@@ -4,13 +4,13 @@ import type { Config } from '../../src/config.js'
 import { roomHistory } from '../../src/chat/messages.js'
 import { listRooms } from '../../db/rooms.js'
 import { markRead } from '../../src/chat/read-state.js'
-import { createRoom, joinRoom, leaveRoom } from '../../src/chat/rooms.js'
+import { createRoom, deleteRoom, getRoom, joinRoom, leaveRoom, updateRoom } from '../../src/chat/rooms.js'
 import { roomEvents } from '../../src/chat/sync.js'
 import { tooManyRequests } from '../../src/errors.js'
 import { authErrors, bearer, bodyErrors, errors, IdParams } from '../../src/schemas/common.js'
 import { HistoryQuery, MessageList } from '../../src/schemas/messages.js'
 import { FeedFrameList } from '../../src/schemas/realtime.js'
-import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList, RoomsQuery } from '../../src/schemas/rooms.js'
+import { CreateRoomBody, EventsQuery, JoinResponse, ReadBody, ReadState, Room, RoomList, RoomsQuery, UpdateRoomBody } from '../../src/schemas/rooms.js'
 import inviteRoutes from './invites.js'
 import memberRoutes from './members.js'
 
@@ -53,6 +53,53 @@ const rooms: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(RoomList, { description: 'Rooms by id' }), ...errors(400, ...authErrors) }
     }
   }, async (request) => await listRooms(app.db, request.user.id, request.query))
+
+  app.get('/:id', {
+    schema: {
+      operationId: 'getRoom',
+      tags: ['rooms'],
+      summary: 'A room, with its member count and your role in it',
+      description: 'Anyone may read a public room; a private one only its members and the users invited to it. ' +
+        'For anyone else a private room is 404 ROOM_NOT_FOUND, the same answer as an id that does not exist (site admins included).',
+      security: bearer,
+      params: IdParams,
+      response: { 200: Type.Ref(Room, { description: 'The room as you see it (`my_role` null when you are not a member)' }), ...errors(400, 404, ...authErrors) }
+    }
+  }, async (request) => await getRoom(app, request.user.id, request.params.id))
+
+  app.patch('/:id', {
+    schema: {
+      operationId: 'updateRoom',
+      tags: ['rooms'],
+      summary: 'Rename a room, change its description or its privacy',
+      description: 'The owner may change every field; moderators the name and description (a change of `is_private` by a moderator is 403 NOT_ALLOWED; ' +
+        'sending the value it already has is no change). Anyone else is 403 NOT_ALLOWED, a direct-message room 403 DIRECT_ROOM, and a private room you cannot see 404. ' +
+        'The name follows the create rules (1 to 255 characters after trimming); an empty or null description removes it. ' +
+        'The room\'s feed gets `room:updated {seq, room_id, room}` (`room.my_role` null: the frame is the same for every member); ' +
+        'a request that changes nothing answers 200 and publishes nothing.',
+      security: bearer,
+      params: IdParams,
+      body: Type.Ref(UpdateRoomBody),
+      response: { 200: Type.Ref(Room, { description: 'The room as it is now' }), ...errors(...bodyErrors, 403, 404, ...authErrors) }
+    }
+  }, async (request) => await updateRoom(app, request.user.id, request.params.id, request.body))
+
+  app.delete('/:id', {
+    schema: {
+      operationId: 'deleteRoom',
+      tags: ['rooms'],
+      summary: 'Delete a room with everything in it',
+      description: 'Its owner, or a site admin (any room, member or not). A direct-message room has no owner: only a site admin deletes one (its members get 403 DIRECT_ROOM). ' +
+        'Anyone else is 403 NOT_ALLOWED, and a private room you cannot see 404. Its messages, reactions, feed, members, invites and bans go with it. ' +
+        'Every socket listening to it, on every instance, gets `room:deleted {room_id}` and nothing more from it.',
+      security: bearer,
+      params: IdParams,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 403, 404, ...authErrors) }
+    }
+  }, async (request, reply) => {
+    await deleteRoom(app, request.user, request.params.id)
+    return await reply.code(204).send(null)
+  })
 
   app.post('/:id/join', {
     schema: {

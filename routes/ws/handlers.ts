@@ -75,7 +75,11 @@ export function frameHandlers (app: FastifyInstance, request: FastifyRequest): F
     },
 
     async typing ({ room_id: roomId }, session) {
-      // Over the throttle: dropped without a word, before any query (clients repeat typing every few seconds anyway).
+      // A socket that does not listen to the room (a non-member's, a former member's: the hub stops
+      // it listening at `room:removed`) is answered every time, as a send would be: 404 for a room
+      // it may not see, 403 NOT_A_MEMBER for a public one; never dropped unanswered by the throttle.
+      if (!session.listensTo(roomId)) await assertMember(app.db, session.userId, roomId)
+      // A member's typing over the throttle is dropped without a word, before any query (clients repeat typing every few seconds anyway).
       if (!app.realtime.typing.allow(`${session.userId}:${roomId}`)) return
       const state = await app.authState(session.userId)
       if (state === undefined) return

@@ -12,6 +12,8 @@ import { forbidden, notFound } from '../errors.js'
 
 export const roomNotFound = (): Error => notFound('Room not found', 'ROOM_NOT_FOUND')
 export const notAMember = (): Error => forbidden('You are not a member of this room', 'NOT_A_MEMBER')
+/** The one answer for a message the user cannot read, whether it exists or not: ids never reveal other rooms. */
+export const messageNotFound = (): Error => notFound('Message not found', 'MESSAGE_NOT_FOUND')
 
 /** An indefinite mute: stored as this moment, so that "muted" is always `muted_until > now`. */
 export const MUTED_FOREVER = new Date('9999-12-31T23:59:59.000Z')
@@ -37,6 +39,16 @@ export async function assertMember (db: Db, userId: number, roomId: number): Pro
   const standing = await visibleStanding(db, userId, roomId)
   if (standing.role === null) throw notAMember()
   return standing as RoomStanding & { role: string }
+}
+
+/**
+ * A message is read by the members of its room only, public or private: anyone else gets 404
+ * MESSAGE_NOT_FOUND, the answer for an id that does not exist (not 403: a message id must not
+ * tell that the message, or its room, exists). `access` is the message with the reader's role in
+ * its room (undefined: no such message), read at the time of the request.
+ */
+export function assertReadsMessage<A extends { role: string | null }> (access: A | undefined): asserts access is A & { role: string } {
+  if (access === undefined || access.role === null) throw messageNotFound()
 }
 
 /** 403 MUTED while the member's mute lasts (sends, edits, reactions). */

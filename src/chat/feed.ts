@@ -33,7 +33,7 @@ function frameOf (roomId: number, entry: FeedEntry, messages: Map<number, Server
     if (entry.type === 'message:new') return { type: 'message:new', payload: message }
     return { type: 'message:updated', payload: { seq, room_id: roomId, message_id: message.id, content: message.content, edited_at: isoOrNull(message.edited_at) } }
   }
-  // Every other entry's frame is what was stored, with its place.
+  // Every other entry's frame is what was stored, with its place (`room:updated`: the room as that change left it, not as it is now).
   return { type: entry.type, payload: { ...entry.data, seq, room_id: roomId } } as ServerFrame
 }
 

@@ -2,8 +2,8 @@ import { appendEvent, lockRoom } from '../../db/feed.js'
 import { findByClientMsgId, insertMessages, isDuplicateClientMsgId, isReplyTarget, listMessages, listReplies, markDeleted, type MessageAccess, type MessageRow, messageFor, type NewMessage, roomOfMessage, updateContent } from '../../db/messages.js'
 import { clearReactions } from '../../db/reactions.js'
 import type { Db } from '../../db/database.js'
-import { assertMember, assertNotMuted } from './access.js'
-import { badRequest, conflict, forbidden, isDatabaseUnavailable, notFound } from '../errors.js'
+import { assertMember, assertNotMuted, assertReadsMessage, messageNotFound } from './access.js'
+import { badRequest, conflict, forbidden, isDatabaseUnavailable } from '../errors.js'
 import type { EditMessageInput, HistoryPage, MessageView, SendMessageInput } from '../schemas/messages.js'
 import type { ChatBus, RoomFeedEvent } from './events.js'
 import { isoOrNull } from './feed.js'
@@ -103,9 +103,6 @@ export async function roomHistory ({ db }: { db: Db }, userId: number, roomId: n
   return await messageViews(db, userId, await listMessages(db, roomId, page))
 }
 
-/** The one answer for a message the user cannot read, whether it exists or not: ids never reveal other rooms. */
-const messageNotFound = (): Error => notFound('Message not found', 'MESSAGE_NOT_FOUND')
-
 /** Who is acting: their id and their site role (`admin` may delete any message). */
 export interface Actor { id: number, role: string }
 
@@ -124,7 +121,8 @@ export async function changeMessage<T> (
   const { result, event } = await db.transaction().execute(async trx => {
     if (!await lockRoom(trx, roomId)) throw messageNotFound()
     const access = await messageFor(trx, messageId, actorId)
-    if (access === undefined || (access.role === null && !anyRoom)) throw messageNotFound()
+    if (access === undefined) throw messageNotFound()
+    if (!anyRoom) assertReadsMessage(access)
     return await change(trx, access)
   })
   if (event !== undefined) bus.publish(event)
@@ -181,7 +179,7 @@ export async function deleteMessage (deps: Deps, actor: Actor, messageId: number
 /** A message the user may read (a member of its room), with their reactions; 404 otherwise. */
 export async function readableMessage (db: Db, userId: number, messageId: number): Promise<MessageRow> {
   const access = await messageFor(db, messageId, userId)
-  if (access === undefined || access.role === null) throw messageNotFound()
+  assertReadsMessage(access)
   return access.message
 }
 

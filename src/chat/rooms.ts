@@ -1,12 +1,13 @@
 import { appendEvent, lockRoom } from '../../db/feed.js'
-import { deleteInvite, deleteMember, insertMember, insertRoomWithCreator, longestMember, setRole } from '../../db/rooms.js'
+import { deleteInvite, deleteMember, deleteRoomRow, insertMember, insertRoomWithCreator, longestMember, type RoomChanges, roomSeenBy, setRole, updateRoomFields } from '../../db/rooms.js'
 import { findAuthState } from '../../db/users.js'
 import type { Db } from '../../db/database.js'
 import { forbidden, unauthorized } from '../errors.js'
 import { notAMember, roomNotFound, visibleStanding } from './access.js'
 import { isoOrNull } from './feed.js'
-import type { CreateRoomInput, RoomView } from '../schemas/rooms.js'
+import type { CreateRoomInput, RoomView, UpdateRoomInput } from '../schemas/rooms.js'
 import type { ChatBus, RoomFeedEvent } from './events.js'
+import type { Actor } from './messages.js'
 import { trimmed } from './text.js'
 import { ROOM_NAME_MAX } from '../limits.js'
 
@@ -28,11 +29,86 @@ interface Deps { db: Db, bus: ChatBus }
 /** Creates a room (public unless `is_private`); its creator is its first member and owner (and their open sockets subscribe to it). No feed frame: the creator's membership is the room's starting state. */
 export async function createRoom ({ db, bus }: Deps, userId: number, input: CreateRoomInput): Promise<RoomView> {
   const name = trimmed(input.name, 'name', ROOM_NAME_MAX)
-  const description = input.description == null ? null : input.description.trim()
-  const room = await insertRoomWithCreator(db, { name, description: description === '' ? null : description, created_by: userId, is_private: input.is_private ?? false })
+  const room = await insertRoomWithCreator(db, { name, description: storedDescription(input.description), created_by: userId, is_private: input.is_private ?? false })
     .catch(missingReference)
   bus.publish({ type: 'room:subscribe', room_id: room.id, user_id: userId })
   return room
+}
+
+/** A description as stored: trimmed; empty (or null, or missing) is none. */
+function storedDescription (description: string | null | undefined): string | null {
+  const text = description?.trim() ?? ''
+  return text === '' ? null : text
+}
+
+/** `GET /rooms/{id}`: the room as the user sees it (public: anyone; private: members and invitees; else 404 ROOM_NOT_FOUND, as for a missing id). */
+export async function getRoom ({ db }: { db: Db }, userId: number, roomId: number): Promise<RoomView> {
+  await visibleStanding(db, userId, roomId)
+  const room = await roomSeenBy(db, roomId, userId)
+  if (room === undefined) throw roomNotFound()
+  return room
+}
+
+/** A room as `room:updated` carries it: the same for every member, so nobody's role (`my_role` null), `created_at` as text (what the feed stores). */
+const roomForEveryone = (room: RoomView): RoomView => ({ ...room, created_at: new Date(room.created_at).toISOString(), my_role: null })
+
+/**
+ * `PATCH /rooms/{id}`: the owner changes name, description and privacy, a moderator name and
+ * description (changing `is_private`: 403 NOT_ALLOWED; sending the value it already has is no
+ * change). Anyone else who can see the room: 403 NOT_ALLOWED; a DM: 403 DIRECT_ROOM; a private room
+ * they cannot see: 404. Under the room's lock, the feed gets `room:updated {room}` (published after
+ * the commit); a request that changes nothing answers the room and publishes nothing. The name
+ * follows the rules of `createRoom`; an empty description is none.
+ */
+export async function updateRoom ({ db, bus }: Deps, userId: number, roomId: number, input: UpdateRoomInput): Promise<RoomView> {
+  const wanted: RoomChanges = {}
+  if (input.name !== undefined) wanted.name = trimmed(input.name, 'name', ROOM_NAME_MAX)
+  if (input.description !== undefined) wanted.description = storedDescription(input.description)
+  if (input.is_private !== undefined) wanted.is_private = input.is_private
+  const { room, event } = await db.transaction().execute(async trx => {
+    if (!await lockRoom(trx, roomId)) throw roomNotFound()
+    const standing = await visibleStanding(trx, userId, roomId)
+    assertNotDirect(standing)
+    if (standing.role !== 'owner' && standing.role !== 'moderator') throw forbidden('Only the room\'s owner and moderators may change it', 'NOT_ALLOWED')
+    const current = await roomSeenBy(trx, roomId, userId)
+    if (current === undefined) throw roomNotFound()
+    const changes: RoomChanges = {}
+    if (wanted.name !== undefined && wanted.name !== current.name) changes.name = wanted.name
+    if (wanted.description !== undefined && wanted.description !== current.description) changes.description = wanted.description
+    if (wanted.is_private !== undefined && wanted.is_private !== current.is_private) {
+      if (standing.role !== 'owner') throw forbidden('Only the room\'s owner may make it private or public', 'NOT_ALLOWED')
+      changes.is_private = wanted.is_private
+    }
+    if (Object.keys(changes).length === 0) return { room: current, event: undefined }
+    await updateRoomFields(trx, roomId, changes)
+    const room = { ...current, ...changes }
+    const data = { room: roomForEveryone(room) }
+    const seq = await appendEvent(trx, roomId, 'room:updated', data)
+    return { room, event: { type: 'room:updated', room_id: roomId, payload: { seq, room_id: roomId, ...data } } satisfies RoomFeedEvent }
+  })
+  if (event !== undefined) bus.publish(event)
+  return room
+}
+
+/**
+ * `DELETE /rooms/{id}`: its owner, or a site admin (any room, member or not, DMs included: a DM
+ * has no owner, so its two members get 403 DIRECT_ROOM and only a site admin removes one). Anyone
+ * else who can see the room: 403 NOT_ALLOWED; a private room they cannot see: 404. Under the
+ * room's lock (so no change of the room is half-way), the room goes with everything in it; after
+ * the commit every socket listening to it, on every instance, gets `room:deleted` and nothing
+ * more of it.
+ */
+export async function deleteRoom ({ db, bus }: Deps, actor: Actor, roomId: number): Promise<void> {
+  await db.transaction().execute(async trx => {
+    if (!await lockRoom(trx, roomId)) throw roomNotFound()
+    if (actor.role !== 'admin') {
+      const standing = await visibleStanding(trx, actor.id, roomId)
+      if (standing.is_direct) throw forbidden('A direct-message room has no owner: only a site admin may delete it', 'DIRECT_ROOM')
+      if (standing.role !== 'owner') throw forbidden('Only the room\'s owner and site admins may delete it', 'NOT_ALLOWED')
+    }
+    if (!await deleteRoomRow(trx, roomId)) throw roomNotFound()
+  })
+  bus.publish({ type: 'room:deleted', room_id: roomId, payload: { room_id: roomId } })
 }
 
 /** 403 DIRECT_ROOM: what a DM has none of (roles, invites, kicks, bans, renames, leaving). */

@@ -2,7 +2,7 @@ import { ErrorResponse } from './common.js'
 import { Health, Liveness } from './health.js'
 import { Attachment, EditMessageBody, Message, MessageList, Reaction, ReactionResult, SendMessageBody } from './messages.js'
 import { FeedFrameList, MemberJoinedPayload, MemberLeftPayload, MemberUpdatedPayload, MessageDeletedPayload, MessageUpdatedPayload, ReactionEventPayload, RoomUpdatedPayload } from './realtime.js'
-import { CreateRoomBody, JoinResponse, MyRoom, MyRoomList, ReadBody, ReadState, Room, RoomList, RoomRole, RoomSummary } from './rooms.js'
+import { CreateRoomBody, JoinResponse, MyRoom, MyRoomList, ReadBody, ReadState, Room, RoomList, RoomRole, RoomSummary, UpdateRoomBody } from './rooms.js'
 import { InviteBody, MyInvite, MyInviteList, OpenDmBody, RoomInvite } from './rooms.js'
 import { MuteBody, RoomBan, RoomBanList, RoomMember, RoomMemberList, UpdateMemberBody } from './rooms.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from './users.js'
@@ -11,7 +11,7 @@ import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, 
 export const sharedSchemas = [
   ErrorResponse, Health, Liveness,
   User, UserList, RegisterBody, LoginBody, LoginResponse, UpdateMeBody, AdminUpdateBody,
-  Room, RoomSummary, RoomList, CreateRoomBody, JoinResponse, RoomRole, ReadBody, ReadState, MyRoom, MyRoomList,
+  Room, RoomSummary, RoomList, CreateRoomBody, UpdateRoomBody, JoinResponse, RoomRole, ReadBody, ReadState, MyRoom, MyRoomList,
   // Moderation: members, roles, bans, mutes.
   RoomMember, RoomMemberList, UpdateMemberBody, RoomBan, RoomBanList, MuteBody,
   Reaction, Attachment, Message, MessageList, SendMessageBody, EditMessageBody, ReactionResult,

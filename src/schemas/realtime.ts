@@ -60,7 +60,13 @@ export const TYPING_INTERVAL_MS = 2000
  */
 export const TypingPayload = Type.Object({
   room_id: Id
-}, { $id: 'TypingPayload', title: 'TypingPayload', additionalProperties: false })
+}, {
+  $id: 'TypingPayload',
+  title: 'TypingPayload',
+  additionalProperties: false,
+  description: 'Members only, checked when the frame is handled: anyone else gets an `error` frame every time (404 ROOM_NOT_FOUND for a room they may not see, ' +
+    '403 NOT_A_MEMBER for a public room). A member\'s typing past one per 2 seconds per room is dropped without an answer.'
+})
 
 /** `presence:get`: asks who in the room is online; answered with `presence:list` (members only). */
 export const PresenceGetPayload = Type.Object({
@@ -182,7 +188,11 @@ export const RoomUpdatedPayload = Type.Object({
   seq: Seq,
   room_id: Id,
   room: Type.Ref(Room)
-}, { $id: 'RoomUpdatedPayload', title: 'RoomUpdatedPayload' })
+}, {
+  $id: 'RoomUpdatedPayload',
+  title: 'RoomUpdatedPayload',
+  description: 'The room as it was stored by that change (`sync` and `GET /rooms/{id}/events` replay it so), with `my_role` null: the frame is the same for every member'
+})
 
 /** `room:removed` (not in the feed): this user is no longer a member; nothing more of the room reaches their sockets. */
 export const RoomRemovedPayload = Type.Object({
@@ -204,7 +214,11 @@ export const RoomAddedPayload = Type.Object({
 /** `room:deleted` (to every member's sockets, not in the feed): the room and its messages are gone. */
 export const RoomDeletedPayload = Type.Object({
   room_id: Id
-}, { $id: 'RoomDeletedPayload', title: 'RoomDeletedPayload' })
+}, {
+  $id: 'RoomDeletedPayload',
+  title: 'RoomDeletedPayload',
+  description: 'To every socket listening to the room, on every instance; nothing of the room follows it (its feed is gone: a `sync` of it answers 404)'
+})
 
 /** Server -> client frames. */
 export const serverPayloads = {

@@ -26,7 +26,7 @@ export const RoomList = Type.Array(Type.Ref(RoomSummary), { maxItems: PAGE_MAX, 
 export const CreateRoomBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 255 characters after trimming (the bound applies to the trimmed name)', examples: ['General Discussion'] }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: DESCRIPTION_MAX, pattern: NO_NUL }), Type.Null()], { examples: ['A place for general topics'] })),
-  is_private: Type.Optional(Type.Boolean({ description: 'Only members and invitees see it (default: false, a public room)' }))
+  is_private: Type.Optional(Type.Boolean({ description: 'Only members and invitees see it (omitted: false, a public room)' }))
 }, { $id: 'CreateRoomRequest', title: 'CreateRoomRequest', additionalProperties: false })
 
 export const JoinResponse = Type.Object({

@@ -109,7 +109,11 @@ t.test('the document keeps its structural promises', async t => {
     'POST /api/v1/rooms/{id}/invites',
     'DELETE /api/v1/rooms/{id}/invites/{user_id}',
     'GET /api/v1/users/me/invites',
-    'POST /api/v1/dms'
+    'POST /api/v1/dms',
+    // Part 2, Rooms: a room, its settings, its deletion.
+    'GET /api/v1/rooms/{id}',
+    'PATCH /api/v1/rooms/{id}',
+    'DELETE /api/v1/rooms/{id}'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))
