@@ -10,6 +10,7 @@ export interface Database {
   reactions: ReactionsTable
   room_bans: RoomBansTable
   room_invites: RoomInvitesTable
+  parked_mutes: ParkedMutesTable
   login_failures: LoginFailuresTable
   known_addresses: KnownAddressesTable
 }
@@ -119,6 +120,13 @@ export interface RoomInvitesTable {
   user_id: number
   invited_by: number | null
   created_at: CreatedAt
+}
+
+/** The mute of a member who left while muted: given back if they join again before it ends. */
+export interface ParkedMutesTable {
+  room_id: number
+  user_id: number
+  muted_until: ColumnType<Date, Date | string, Date | string>
 }
 
 export interface LoginFailuresTable {

@@ -82,15 +82,24 @@ export async function standingIn (db: Db, roomId: number, userId: number): Promi
 
 /** Adds a member whose read marker starts at `lastReadSeq` (what they joined at). */
 export async function insertMember (db: Db, roomId: number, userId: number, role: string, lastReadSeq: number): Promise<void> {
-  await db.insertInto('room_members').values({ room_id: roomId, user_id: userId, role, last_read_seq: lastReadSeq }).execute()
+  // A mute parked when they left comes back with them (if it has not ended).
+  const parked = await db.deleteFrom('parked_mutes').where('room_id', '=', roomId).where('user_id', '=', userId)
+    .where('muted_until', '>', sql<Date>`now()`).returning('muted_until').executeTakeFirst()
+  await db.insertInto('room_members').values({ room_id: roomId, user_id: userId, role, last_read_seq: lastReadSeq, muted_until: parked?.muted_until ?? null }).execute()
   await db.updateTable('rooms').set(eb => ({ member_count: eb('member_count', '+', 1) })).where('id', '=', roomId).execute()
 }
 
-/** Removes a member; returns the role they had, or undefined when they were not one. */
+/** Removes a member (an active mute is parked until they return); returns the role they had, or undefined when they were not one. */
 export async function deleteMember (db: Db, roomId: number, userId: number): Promise<string | undefined> {
-  const row = await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).returning('role').executeTakeFirst()
-  if (row !== undefined) await db.updateTable('rooms').set(eb => ({ member_count: eb('member_count', '-', 1) })).where('id', '=', roomId).execute()
-  return row?.role
+  const row = await db.deleteFrom('room_members').where('room_id', '=', roomId).where('user_id', '=', userId).returning(['role', 'muted_until']).executeTakeFirst()
+  if (row === undefined) return undefined
+  await db.updateTable('rooms').set(eb => ({ member_count: eb('member_count', '-', 1) })).where('id', '=', roomId).execute()
+  // Leaving is no way out of a mute: it waits for them (an old parked one is replaced).
+  await db.deleteFrom('parked_mutes').where('room_id', '=', roomId).where('user_id', '=', userId).execute()
+  if (row.muted_until !== null && row.muted_until.getTime() > Date.now()) {
+    await db.insertInto('parked_mutes').values({ room_id: roomId, user_id: userId, muted_until: row.muted_until }).execute()
+  }
+  return row.role
 }
 
 /** Who takes over when the owner goes: the longest-standing moderator, else member (undefined: nobody is left). */

@@ -10,6 +10,7 @@ import { type Kysely, sql } from 'kysely'
  * - `rooms.member_count`: kept up by every statement that adds or removes a member, so a Room's
  *   count costs nothing to read.
  * - `room_bans`, `room_invites`: one row per (room, user).
+ * - `parked_mutes`: the mute of a member who left while muted, given back when they rejoin.
  */
 export async function up (db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('rooms')
@@ -36,11 +37,20 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', col => col.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('room_invites_pkey', ['room_id', 'user_id'])
     .execute()
+  // The mute of a member who left (or was kicked) while muted, given back if they join again before it
+  // ends: leaving is not a way out of a mute.
+  await db.schema.createTable('parked_mutes')
+    .addColumn('room_id', 'integer', col => col.notNull().references('rooms.id').onDelete('cascade'))
+    .addColumn('user_id', 'integer', col => col.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('muted_until', 'timestamptz', col => col.notNull())
+    .addPrimaryKeyConstraint('parked_mutes_pkey', ['room_id', 'user_id'])
+    .execute()
   // "My invites".
   await db.schema.createIndex('room_invites_user_id_idx').on('room_invites').columns(['user_id', 'created_at']).execute()
 }
 
 export async function down (db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('parked_mutes').execute()
   await db.schema.dropTable('room_invites').execute()
   await db.schema.dropTable('room_bans').execute()
   await db.schema.alterTable('room_members').dropColumn('muted_until').execute()

@@ -2,7 +2,7 @@ import { memberIdsOfRoom, roomIdsOfUser } from '../../db/rooms.js'
 import { findUserById } from '../../db/users.js'
 import type { Db } from '../../db/database.js'
 import type { ChatBus } from './events.js'
-import { assertMember } from './access.js'
+import { assertMember, assertNotMuted } from './access.js'
 
 export type PresenceStatus = 'online' | 'offline'
 
@@ -23,9 +23,9 @@ export async function announcePresenceOf ({ db, bus }: { db: Db, bus: ChatBus },
   announcePresence(bus, user, roomIds ?? await roomIdsOfUser(db, userId), status)
 }
 
-/** `typing`: a member is typing in the room; the room's other members are told (nothing is stored). 404/403 as a send. */
+/** `typing`: a member is typing in the room; the room's other members are told (nothing is stored). 404/403 as a send, a muted member's included (403 MUTED). */
 export async function announceTyping ({ db, bus }: { db: Db, bus: ChatBus }, user: { id: number, username: string }, roomId: number): Promise<void> {
-  await assertMember(db, user.id, roomId)
+  assertNotMuted(await assertMember(db, user.id, roomId))
   bus.publish({ type: 'typing', room_id: roomId, payload: { room_id: roomId, user_id: user.id, username: user.username } })
 }
 

@@ -94,8 +94,8 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   t.same((await db.selectFrom('users').select('username').orderBy('id').execute()).map(u => u.username), AFTER, 'down keeps the new names')
   const feedTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_events', 'reactions')`.execute(db)
   t.equal(feedTables.rows[0]?.n, 0, 'down: room_events and reactions are gone')
-  const roomTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_bans', 'room_invites')`.execute(db)
-  t.equal(roomTables.rows[0]?.n, 0, 'down: room_bans and room_invites are gone')
+  const roomTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_bans', 'room_invites', 'parked_mutes')`.execute(db)
+  t.equal(roomTables.rows[0]?.n, 0, 'down: room_bans, room_invites and parked_mutes are gone')
   t.same(await db.selectFrom('messages').select('content').orderBy('id').execute(), [{ content: 'm1' }, { content: 'm2' }, { content: 'm3' }], 'down keeps the messages')
 
   await latest(t, db)

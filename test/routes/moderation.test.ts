@@ -324,6 +324,40 @@ t.test('mutes: a muted member reads but cannot send (REST and socket), edit or r
   t.same(sockets!.alice.all(feedOf(room)).slice(frames).map(f => f.type), ['message:new', 'message:new', 'reaction:added', 'message:updated', 'message:new'], 'the end of a mute publishes nothing, and neither does lifting an ended one')
 })
 
+t.test('leaving is no way out of a mute: a muted member who leaves (or is kicked) and joins again is still muted', async t => {
+  const app = await build(t)
+  const { owner, mod, bob, room } = await cast(t, app)
+  const mute = async (minutes?: number): Promise<number> =>
+    (await call(app, mod, 'PUT', `/api/v1/rooms/${room}/mutes/${bob.id}`, minutes === undefined ? {} : { minutes })).statusCode
+  const send = async (content: string): Promise<{ statusCode: number, body: any }> => await call(app, bob, 'POST', '/api/v1/messages', { room_id: room, content })
+
+  t.equal(await mute(10), 204)
+  t.equal((await call(app, bob, 'POST', `/api/v1/rooms/${room}/leave`)).statusCode, 204, 'he leaves while muted')
+  await joinRoom(app, bob, room)
+  t.match(await send('back and talking'), refused(403, 'MUTED'), 'rejoined: still muted')
+  const members = await call(app, owner, 'GET', `/api/v1/rooms/${room}/members`)
+  t.match(members.body.find((m: any) => m.user_id === bob.id), { muted_until: String }, 'the member list shows the mute')
+
+  t.equal((await call(app, owner, 'DELETE', `/api/v1/rooms/${room}/members/${bob.id}`)).statusCode, 204, 'kicked while muted')
+  await joinRoom(app, bob, room)
+  t.match(await send('after the kick'), refused(403, 'MUTED'), 'and after a kick')
+
+  // A parked mute that ended meanwhile does not come back.
+  await call(app, bob, 'POST', `/api/v1/rooms/${room}/leave`)
+  await sql`update parked_mutes set muted_until = now() - interval '1 second' where room_id = ${room} and user_id = ${bob.id}`.execute(app.db)
+  await joinRoom(app, bob, room)
+  t.equal((await send('the mute ended while he was away')).statusCode, 201, 'a mute that ended while he was away is gone')
+
+  // Unmuted before leaving: nothing is parked.
+  t.equal(await mute(), 204)
+  t.equal((await call(app, mod, 'DELETE', `/api/v1/rooms/${room}/mutes/${bob.id}`)).statusCode, 204)
+  await call(app, bob, 'POST', `/api/v1/rooms/${room}/leave`)
+  await joinRoom(app, bob, room)
+  t.equal((await send('never muted again')).statusCode, 201)
+  const parked = await app.db.selectFrom('parked_mutes').selectAll().where('room_id', '=', room).execute()
+  t.same(parked, [], 'no parked mute is left over')
+})
+
 t.test('feed frames of moderation reach a member\'s socket in seq order, as GET /events replays them', async t => {
   const app = await build(t)
   const url = await listen(app)
