@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { sql } from 'kysely'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import t, { type Test } from 'tap'
-import { build, createRoom, type Session, sendAs, signUp } from '../helper.js'
+import { build, createRoom, type Engine, type Session, sendAs, signUp } from '../helper.js'
 import { type Frame, listen, refusedUpgrade, TestSocket } from '../ws-client.js'
 import { CALLS, type Call, EXPECTED, renderMatrix, STATES, type State } from './authorization-matrix.js'
 
@@ -199,8 +199,8 @@ async function outcomeOf (t: Test, app: FastifyInstance, url: string, call: Call
   return answer.type
 }
 
-t.test('the authorization matrix: every call in every membership state', async t => {
-  const app = await build(t)
+async function runMatrix (t: Test, engine: Engine): Promise<void> {
+  const app = await build(t, { engine })
   const url = await listen(app)
   const user = async (name: string): Promise<Session> => await signUp(app, { username: `${name}-${process.pid}` })
   const cast: Cast = {
@@ -233,8 +233,11 @@ t.test('the authorization matrix: every call in every membership state', async t
       t.equal(observed[call][i], EXPECTED[call]?.[i], `${call} — ${state}`)
     }
   }
-  t.comment(`${STATES.length} states × ${CALLS.length} calls = ${cells} cells asserted`)
-})
+  t.comment(`${engine}: ${STATES.length} states × ${CALLS.length} calls = ${cells} cells asserted`)
+}
+
+t.test('the authorization matrix: every call in every membership state (PostgreSQL)', async t => { await runMatrix(t, 'postgres') })
+t.test('the same matrix on the embedded engine', async t => { await runMatrix(t, 'embedded') })
 
 t.test('SECURITY.md publishes the same table', async t => {
   const published = readFileSync(new URL('../../SECURITY.md', import.meta.url), 'utf8')
