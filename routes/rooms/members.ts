@@ -19,7 +19,7 @@ const members: FastifyPluginAsyncTypebox<{ config: Config }> = async function (a
       operationId: 'listRoomMembers',
       tags: ['rooms'],
       summary: 'A page of the room\'s members, in the order they joined',
-      description: '`muted_until` is null when the member is not muted or the mute has ended. Members only (a private room you cannot see: 404; a public one you are not in: 403 NOT_A_MEMBER; a DM: 403 DIRECT_ROOM).',
+      description: '`muted_until` is null when the member is not muted or the mute has ended. Members only (a private room you cannot see: 404; a public one you are not in: 403 NOT_A_MEMBER). A DM lists its two members.',
       security: bearer,
       params: IdParams,
       querystring: Pagination,

@@ -86,9 +86,9 @@ async function targetMember (act: Act, targetId: number): Promise<MemberRow> {
   return target
 }
 
-/** `GET /rooms/{id}/members`: a page of the members in the order they joined (members only). */
+/** `GET /rooms/{id}/members`: a page of the members in the order they joined (members only; a DM's two as well: listing is no moderation). */
 export async function roomMembers ({ db }: { db: Db }, userId: number, roomId: number, page: { limit: number, offset: number }): Promise<RoomMemberView[]> {
-  assertNotDirect(await assertMember(db, userId, roomId))
+  await assertMember(db, userId, roomId)
   return (await listMembers(db, roomId, page)).map(memberView)
 }
 

@@ -401,11 +401,13 @@ t.test('a direct-message room has no moderation: 403 DIRECT_ROOM on every route'
     [{ user_id: ann.id, role: 'member' }, { user_id: ben.id, role: 'member' }])
   const base = `/api/v1/rooms/${dm.id}`
   const requests: Array<[Method, string, object?]> = [
-    ['GET', `${base}/members`], ['PATCH', `${base}/members/${ben.id}`, { role: 'moderator' }], ['DELETE', `${base}/members/${ben.id}`],
+    ['PATCH', `${base}/members/${ben.id}`, { role: 'moderator' }], ['DELETE', `${base}/members/${ben.id}`],
     ['GET', `${base}/bans`], ['PUT', `${base}/bans/${ben.id}`], ['DELETE', `${base}/bans/${ben.id}`],
     ['PUT', `${base}/mutes/${ben.id}`, {}], ['DELETE', `${base}/mutes/${ben.id}`]
   ]
   for (const [method, path, body] of requests) t.match(await call(app, ann, method, path, body), refused(403, 'DIRECT_ROOM'), `${method} ${path}`)
+  const members = await call(app, ann, 'GET', `${base}/members`)
+  t.same(members.body.map((m: any) => [m.user_id, m.role]), [[ann.id, 'member'], [ben.id, 'member']], 'listing the two members is no moderation: 200')
   const outsider = await signUp(app)
   t.match(await call(app, outsider, 'GET', `${base}/members`), refused(404, 'ROOM_NOT_FOUND'), 'and to anyone else it is invisible')
   t.equal((await call(app, ben, 'POST', '/api/v1/messages', { room_id: dm.id, content: 'still talking' })).statusCode, 201, 'nobody was banned or muted')
