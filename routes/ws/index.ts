@@ -46,8 +46,9 @@ const ws: FastifyPluginAsyncTypebox<{ config: Pick<Config, 'wsOrigins'> }> = asy
       description: 'A WebSocket upgrade. The token goes in `Authorization: Bearer`, in `?token=`, or as the subprotocols ' +
         '`bearer, <token>`; without a valid one the upgrade is refused with 401 before any socket opens. ' +
         'Frames are JSON `{"type", "payload"}`: the client sends `message:send`, `room:join`, `sync`, `typing` and ' +
-        '`presence:get`; the server sends `message:new`, `room:joined`, `sync:reset`, `sync:done`, `typing`, `presence`, ' +
-        '`presence:list` and `error`. `?since=<room_id>:<seq>,...` catches up at once, as a `sync` frame sent right after ' +
+        '`presence:get`; the server sends the room feed (`message:new`, `message:updated`, `message:deleted`, `reaction:added`, ' +
+        '`reaction:removed`, `member:joined`, `member:left`, `member:updated`, `room:updated`, in seq order), `room:removed`, `room:deleted`, ' +
+        '`room:invited`, `room:added`, `read`, `room:joined`, `sync:reset`, `sync:done`, `typing`, `presence`, `presence:list` and `error`. `?since=<room_id>:<seq>,...` catches up at once, as a `sync` frame sent right after ' +
         'connecting would. The socket is closed with 4401 when the token expires or is revoked (logout, a new password or ' +
         'email, the account disabled). See README.md and asyncapi.yaml for the protocol.',
       security: bearer,
