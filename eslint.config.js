@@ -5,7 +5,7 @@ import pluginSecurity from 'eslint-plugin-security'
 const securityRules = Object.fromEntries(Object.keys(pluginSecurity.configs.recommended.rules).map(rule => [rule, 'error']))
 
 export default [
-  ...neostandard({ ts: true, ignores: ['node_modules', 'dist', 'dist.*', 'data', 'coverage', '.tap', 'test/sdk/openapi.d.ts'] }),
+  ...neostandard({ ts: true, ignores: ['node_modules', 'dist', 'dist.*', 'data', 'coverage', '.tap', 'sdk/src/*.d.ts', 'sdk/dist'] }),
   {
     plugins: pluginSecurity.configs.recommended.plugins,
     rules: {

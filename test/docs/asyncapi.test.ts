@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser'
 import t from 'tap'
 import { parse } from 'yaml'
+import { generateFrameTypes, SDK_FRAMES_FILE } from '../../scripts/sdk-frames.js'
 import { generateAsyncApi } from '../../src/docs/asyncapi.js'
 import { clientPayloads, serverPayloads } from '../../src/schemas/realtime.js'
 import { checkServerFrame, serverFrameTypes } from '../asyncapi-validator.js'
@@ -32,6 +33,14 @@ t.test('asyncapi.yaml is what the code generates', async t => {
   t.ok(generated === committed, generated === committed
     ? 'asyncapi.yaml is up to date'
     : `asyncapi.yaml differs from the frame schemas (${firstDifference(committed, generated)}): run \`npm run openapi\` and commit the result`)
+})
+
+t.test('sdk/src/frames.d.ts is what openapi-typescript generates from asyncapi.yaml', async t => {
+  const generated = await generateFrameTypes(committed)
+  const types = readFileSync(SDK_FRAMES_FILE, 'utf8')
+  t.ok(generated === types, generated === types
+    ? 'the SDK frame types are up to date'
+    : `sdk/src/frames.d.ts differs from asyncapi.yaml (${firstDifference(types, generated)}): run \`npm run asyncapi\` and commit the result`)
 })
 
 t.test('@asyncapi/parser finds no error in asyncapi.yaml', async t => {

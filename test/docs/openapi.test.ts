@@ -30,12 +30,12 @@ t.test('openapi.yaml is what the code generates', async t => {
     : `openapi.yaml differs from the route schemas (${firstDifference(committed, generated)}): run \`npm run openapi\` and commit the result`)
 })
 
-t.test('test/sdk/openapi.d.ts is what openapi-typescript generates from openapi.yaml', async t => {
+t.test('sdk/src/openapi.d.ts is what openapi-typescript generates from openapi.yaml', async t => {
   const generated = await generateSdkTypes(committed)
   const types = readFileSync(SDK_TYPES_FILE, 'utf8')
   t.ok(generated === types, generated === types
     ? 'the SDK types are up to date'
-    : `test/sdk/openapi.d.ts differs from openapi.yaml (${firstDifference(types, generated)}): run \`npm run openapi\` and commit the result`)
+    : `sdk/src/openapi.d.ts differs from openapi.yaml (${firstDifference(types, generated)}): run \`npm run openapi\` and commit the result`)
 })
 
 t.test('the document keeps its structural promises', async t => {

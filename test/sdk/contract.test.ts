@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import createClient from 'openapi-fetch'
 import t from 'tap'
 import { build, uniqueEmail } from '../helper.js'
-import type { components, paths } from './openapi.js'
+import type { components, paths } from '../../sdk/src/openapi.js'
 
 type Message = components['schemas']['Message']
 
