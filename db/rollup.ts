@@ -89,9 +89,13 @@ export async function rollUpPastWatermark (trx: Db): Promise<RollupCounts> {
     select (select max(id) from fresh)::text as top, (select count(*) from fresh)::int as counted`.execute(trx)
 
   await sql`delete from rollup_gaps where seen_at < now() - ${GAP_HORIZON}`.execute(trx)
+  const messageTop = messages.rows[0]?.top ?? null
+  const userTop = users.rows[0]?.top ?? null
+  // Nothing new (most runs of a quiet site, and most stats requests): the state row is left alone.
+  if (messageTop === null && userTop === null) return { messages: 0, users: 0 }
   await sql`update rollup_state set
-      last_message_id = greatest(last_message_id, coalesce(${messages.rows[0]?.top ?? null}::bigint, 0)),
-      last_user_id = greatest(last_user_id, coalesce(${users.rows[0]?.top ?? null}::bigint, 0)),
+      last_message_id = greatest(last_message_id, coalesce(${messageTop}::bigint, 0)),
+      last_user_id = greatest(last_user_id, coalesce(${userTop}::bigint, 0)),
       rolled_up_at = now()
     where id = 1`.execute(trx)
   return { messages: messages.rows[0]?.counted ?? 0, users: users.rows[0]?.counted ?? 0 }

@@ -47,6 +47,7 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addColumn('id', 'integer', col => col.primaryKey().check(sql`id = 1`))
     .addColumn('last_message_id', 'bigint', col => col.notNull().defaultTo(0))
     .addColumn('last_user_id', 'bigint', col => col.notNull().defaultTo(0))
+    // The last run that found new rows.
     .addColumn('rolled_up_at', 'timestamptz')
     .execute()
   await sql`insert into rollup_state (id) values (1)`.execute(db)

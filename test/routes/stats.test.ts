@@ -271,3 +271,17 @@ t.test('migration 0013 goes down and up again', async t => {
   t.equal(rows[0]!.n, 0, 'last_seen_at is gone')
   t.error((await migrator(db).migrateToLatest()).error, 'and up again')
 })
+
+t.test('the job rolls up on its own every ROLLUP_INTERVAL_MS, and stops when the app closes', async t => {
+  const app = await build(t, { env: { ROLLUP_INTERVAL_MS: '100' } })
+  const alice = await signUp(app)
+  const room = await createRoom(app, alice, 'job')
+  await insertAt(app, room, alice.id, new Date(), 7)
+  const counted = async (): Promise<number> => {
+    const { rows } = await sql<{ n: number }>`select coalesce(sum(messages), 0)::int as n from daily_stats`.execute(app.db)
+    return rows[0]!.n
+  }
+  t.ok(await eventually(async () => await counted() === 7), 'the 7 messages were rolled up with no request asking')
+  const { rows } = await sql<{ last: string }>`select last_message_id::text as last from rollup_state`.execute(app.db)
+  t.ok(Number(rows[0]!.last) > 0, 'the watermark moved')
+})
