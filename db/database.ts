@@ -13,6 +13,12 @@ export interface Database {
   parked_mutes: ParkedMutesTable
   login_failures: LoginFailuresTable
   known_addresses: KnownAddressesTable
+  daily_stats: DailyStatsTable
+  user_daily_messages: UserDailyMessagesTable
+  room_daily_messages: RoomDailyMessagesTable
+  user_daily_activity: UserDailyActivityTable
+  rollup_state: RollupStateTable
+  rollup_gaps: RollupGapsTable
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
@@ -31,6 +37,8 @@ export interface UsersTable {
   token_version: ColumnType<number, number | undefined, number>
   /** When an admin disabled the account (null: active). */
   disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** The last authenticated request or socket open, written at most once a minute (null: never seen). */
+  last_seen_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
 }
 
 export interface RoomsTable {
@@ -145,6 +153,28 @@ export interface KnownAddressesTable {
   /** the last time it did */
   last_login_at: ColumnType<Date, Date | string | undefined, Date | string>
 }
+
+/** A UTC day (`date`); the queries read it as `day::text` ('YYYY-MM-DD'), never as a Date (pg would make it local midnight). */
+type Day = ColumnType<string, string, string>
+type Count = ColumnType<number, number | undefined, number>
+
+/** Per UTC day: users created and messages sent (the rollup job), users seen (as they are seen). */
+export interface DailyStatsTable { day: Day, new_users: Count, messages: ColumnType<string, number | undefined, number>, active_users: Count }
+/** Messages a user sent per UTC day (the rollup job). */
+export interface UserDailyMessagesTable { user_id: number, day: Day, messages: Count }
+/** Messages sent in a room per UTC day (the rollup job). */
+export interface RoomDailyMessagesTable { room_id: number, day: Day, messages: Count }
+/** The UTC days a user was seen on. */
+export interface UserDailyActivityTable { user_id: number, day: Day }
+/** The rollup's watermark: one row (id 1). */
+export interface RollupStateTable {
+  id: number
+  last_message_id: ColumnType<string, never, number | string>
+  last_user_id: ColumnType<string, never, number | string>
+  rolled_up_at: ColumnType<Date | null, never, Date | string>
+}
+/** Ids at or below the watermark not visible when it moved past them (`source`: messages or users). */
+export interface RollupGapsTable { source: string, id: ColumnType<string, number | string, never>, seen_at: CreatedAt }
 
 /** The database, or a transaction on it: what every repository function takes. */
 export type Db = Kysely<Database>

@@ -12,11 +12,13 @@ import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../plugins/er
 import metricsPlugin from '../plugins/metrics.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
 import pressurePlugin from '../plugins/pressure.js'
+import rollupPlugin from '../plugins/rollup.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
 import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
 import sendsPlugin from '../plugins/sends.js'
 import swaggerPlugin from '../plugins/swagger.js'
+import adminRoutes from '../routes/admin/index.js'
 import dmRoutes from '../routes/dms/index.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
@@ -160,6 +162,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(pressurePlugin, config.overload)
   app.register(swaggerPlugin)
   app.register(realtimePlugin, { config, ...options.realtime })
+  app.register(rollupPlugin, { intervalMs: config.rollupIntervalMs })
 
   app.register(healthRoutes, { prefix: '/health' })
   // Production without METRICS_TOKEN: no route at all (404, as for any unknown path).
@@ -169,6 +172,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     v1.register(roomRoutes, { prefix: '/rooms', config })
     v1.register(messageRoutes, { prefix: '/messages', config })
     v1.register(dmRoutes, { prefix: '/dms' })
+    v1.register(adminRoutes, { prefix: '/admin' })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })

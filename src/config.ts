@@ -86,6 +86,8 @@ export interface Config {
    * and no instrumentation; with a `token`, scrapes need `Authorization: Bearer <token>`.
    */
   metrics: { enabled: boolean, token: string | undefined }
+  /** ROLLUP_INTERVAL_MS: how often each instance runs the analytics rollup (src/chat/rollup.ts); 0: never on a timer. */
+  rollupIntervalMs: number
   /** Warnings to log once the logger exists (e.g. a generated development secret). */
   warnings: string[]
 }
@@ -242,6 +244,12 @@ export interface Runtime {
 }
 
 /** METRICS_TOKEN: a bearer secret for scrapers; short ones are refused, as is whitespace (it could not be sent in the header). */
+function rollupIntervalFrom (env: Env): number {
+  const ms = int(env, 'ROLLUP_INTERVAL_MS', 10_000, 0, 86_400_000)
+  if (ms > 0 && ms < 100) throw new ConfigError(`ROLLUP_INTERVAL_MS must be 0 (off) or from 100 to 86400000 (got "${ms}")`)
+  return ms
+}
+
 function metricsFrom (env: Env, environment: Config['environment']): Config['metrics'] {
   const token = str(env, 'METRICS_TOKEN')
   if (token !== undefined && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token))) {
@@ -340,6 +348,7 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
       maxRssBytes: int(env, 'OVERLOAD_MAX_RSS_MB', 0, 0, 1_000_000) * 1024 * 1024
     },
     metrics: metricsFrom(env, environment),
+    rollupIntervalMs: rollupIntervalFrom(env),
     warnings
   }
 }

@@ -257,3 +257,12 @@ t.test('logs: pretty only in development with stdout on a terminal; JSON otherwi
   t.equal(loadConfig({ ...base, NODE_ENV: 'test' }, { stdoutIsTTY: true }).logPretty, true, 'NODE_ENV=test counts as development')
   t.equal(loadConfig(base).logPretty, process.stdout.isTTY === true, 'by default, the process\'s own stdout decides')
 })
+
+t.test('ROLLUP_INTERVAL_MS: 10 s by default, 0 turns the timer off, anything else from 100 ms', async t => {
+  t.equal(loadConfig(base).rollupIntervalMs, 10_000, 'default')
+  t.equal(loadConfig({ ...base, ROLLUP_INTERVAL_MS: '0' }).rollupIntervalMs, 0, 'off')
+  t.equal(loadConfig({ ...base, ROLLUP_INTERVAL_MS: '250' }).rollupIntervalMs, 250, 'set')
+  for (const value of ['50', '-1', '1.5', 'soon', '86400001']) {
+    throwsNaming(t, { ...base, ROLLUP_INTERVAL_MS: value }, 'ROLLUP_INTERVAL_MS', `ROLLUP_INTERVAL_MS=${value}`)
+  }
+})

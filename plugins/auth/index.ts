@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { findAuthState } from '../../db/users.js'
 import { type AuthState, AuthStates } from './auth-states.js'
+import { SeenTracker } from '../../src/chat/activity.js'
 import type { Config } from '../../src/config.js'
 import { unauthorized } from '../../src/errors.js'
 import { FreshReads } from '../../src/fresh-reads.js'
@@ -36,6 +37,8 @@ declare module 'fastify' {
      * cache; calls at the same time share one): a socket that opened while it was being revoked.
      */
     isTokenCurrent: (user: AuthUser) => Promise<boolean>
+    /** The user was active (an authenticated request, a socket open): `last_seen_at`, at most once a minute (src/chat/activity.ts). */
+    markSeen: (userId: number) => void
   }
 }
 
@@ -95,6 +98,8 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
   // A revocation on this instance or another one: the cache forgets the user at once.
   const unsubscribe = app.bus.subscribe(event => { if (event.type === 'user:revoked') states.revoke(event.user_id, event.token_version) })
   app.addHook('onClose', async () => { unsubscribe() })
+  const activity = new SeenTracker(app.db, app.log)
+  app.decorate('markSeen', (userId: number) => { activity.seen(userId) })
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     try {
@@ -111,5 +116,6 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
     if (!valid(state, user)) throw unauthorized(INVALID)
     user.role = state.role
     user.username = state.username
+    activity.seen(user.id)
   })
 }, { name: 'auth', dependencies: ['db', 'bus'] })

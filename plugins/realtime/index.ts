@@ -158,6 +158,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     const { user, log } = start
     const client = hub.add(socket, start.connection, start.place, start.tokenVersion)
     if (client === undefined) return
+    app.markSeen(user.id)
     const catchingUp = options.catchingUp ?? []
     for (const roomId of catchingUp) hub.holdForCatchUp(client, roomId)
     for (const room of start.rooms) hub.subscribe(client, room.room_id, room.last_seq)

@@ -14,6 +14,8 @@ export interface Presence {
   disconnected: (userId: number) => Promise<boolean>
   /** Which of these users have a socket open (on any instance). */
   online: (userIds: number[]) => Promise<Set<number>>
+  /** How many sockets are open on every instance (the sum of every user's count). */
+  sockets: () => Promise<number>
   close: () => Promise<void>
 }
 
@@ -28,6 +30,13 @@ class LocalCounts {
     else this.counts.set(userId, n)
     return n
   }
+
+  /** This instance's sockets. */
+  total (): number {
+    let sum = 0
+    for (const n of this.counts.values()) sum += n
+    return sum
+  }
 }
 
 /** One instance: the counts of this process are all there is. */
@@ -37,6 +46,7 @@ export function localPresence (): Presence {
     connected: async userId => local.add(userId, 1) === 1,
     disconnected: async userId => local.add(userId, -1) === 0,
     online: async userIds => new Set(userIds.filter(id => local.counts.has(id))),
+    sockets: async () => local.total(),
     close: async () => {}
   }
 }
@@ -65,6 +75,12 @@ if mine == 1 then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HINCRBY'
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return n`
+
+/** KEYS: online. Returns the sum of every user's total: the sockets open on all instances. */
+const SOCKETS = `
+local sum = 0
+for _, n in ipairs(redis.call('HVALS', KEYS[1])) do sum = sum + tonumber(n) end
+return sum`
 
 /** Takes an instance's share out of the totals; returns the users whose total fell to 0. (Inlined below.) */
 const TAKE_BACK = `
@@ -199,6 +215,13 @@ export function redisPresence (options: RedisPresenceOptions): Presence {
         return new Set(userIds.filter((_, i) => Number(counts[i] ?? 0) > 0))
       } catch {
         return new Set(userIds.filter(id => local.counts.has(id)))
+      }
+    },
+    async sockets () {
+      try {
+        return await redis.eval(SOCKETS, 1, keys.online) as number
+      } catch {
+        return local.total()
       }
     },
     async close () {

@@ -4,9 +4,11 @@ import { addressKey } from '../../src/chat/addresses.js'
 import type { Config } from '../../src/config.js'
 import { myInvites } from '../../src/chat/invites.js'
 import { myRooms } from '../../src/chat/read-state.js'
+import { userStats } from '../../src/chat/stats.js'
 import { getUser, listUsers, login, logout, register, setAccountDisabled, updateMe } from '../../src/chat/users.js'
 import { alwaysErrors, authErrors, bearer, bodyErrors, ErrorResponse, errors, IdParams, Pagination } from '../../src/schemas/common.js'
 import { MyInviteList, MyRoomList } from '../../src/schemas/rooms.js'
+import { UserStats } from '../../src/schemas/stats.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList, UsersQuery } from '../../src/schemas/users.js'
 
 const byAddress = (request: { ip: string }): string => `ip:${addressKey(request.ip)}`
@@ -107,6 +109,19 @@ const users: FastifyPluginAsyncTypebox<{ config: Config }> = async function (app
       response: { 200: Type.Ref(MyInviteList, { description: 'Your invites, newest first' }), ...errors(400, ...authErrors) }
     }
   }, async (request) => await myInvites(app, request.user.id, request.query))
+
+  app.get('/me/stats', {
+    onRequest: app.authenticate,
+    schema: {
+      operationId: 'getMyStats',
+      tags: ['users'],
+      summary: 'Your numbers: messages sent, rooms, last seen, the last 30 days',
+      description: 'Every day is a UTC day; a deleted message still counts (the numbers are of messages sent). Messages are ' +
+        'counted by a rollup that this request runs first, so they are current.',
+      security: bearer,
+      response: { 200: Type.Ref(UserStats, { description: 'Your numbers' }), ...errors(...authErrors) }
+    }
+  }, async (request) => await userStats(app.db, request.user.id))
 
   app.patch('/me', {
     onRequest: app.authenticate,

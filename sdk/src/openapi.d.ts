@@ -180,6 +180,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your numbers: messages sent, rooms, last seen, the last 30 days
+         * @description Every day is a UTC day; a deleted message still counts (the numbers are of messages sent). Messages are counted by a rollup that this request runs first, so they are current.
+         */
+        get: operations["getMyStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{id}": {
         parameters: {
             query?: never;
@@ -624,6 +644,46 @@ export interface paths {
          * @description A private room with `is_direct: true` whose only members are the two of you (role `member`, no owner): the same room from either side, and one per pair even when both open it at once. Its `name` is the two usernames as they were when it was first opened, the lower user id's first, joined by " & " ("alice & bob"); clients usually show the other member's current name instead. A new DM subscribes both users' open sockets to it, and the other user's get `room:added {room}`; opening an existing one sends nothing. DMs are listed in `GET /users/me/rooms`, never in `GET /rooms`, and have no roles, invites, moderation, renames or leaving (403 DIRECT_ROOM). Refused: yourself (400 CANNOT_DM_SELF), an unknown or disabled user (404 USER_NOT_FOUND).
          */
         post: operations["openDirectMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Site admins: users, rooms, messages, sockets, the last 30 days and the busiest rooms
+         * @description Every day is a UTC day. Active users are the ones seen (an authenticated request or a socket opening) in the last 24 hours, 7 days and 30 days. `sockets_connected` counts the WebSockets open on every instance. Messages and new users are counted by a rollup (every ROLLUP_INTERVAL_MS on each instance, one at a time); this request runs it first, so they are current. A deleted message still counts: the numbers are of messages sent. Its cost does not grow with the number of messages stored.
+         */
+        get: operations["adminStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Site admins: one user's messages, rooms, last seen and the last 30 days
+         * @description Messages and new users are counted by a rollup (every ROLLUP_INTERVAL_MS on each instance, one at a time); this request runs it first, so they are current. A deleted message still counts: the numbers are of messages sent.
+         */
+        get: operations["adminUserActivity"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1372,6 +1432,148 @@ export interface components {
              */
             user_id: number;
         };
+        /** DailyStats */
+        DailyStats: {
+            /**
+             * Format: date
+             * @description A UTC day
+             * @example 2026-01-28
+             */
+            date: string;
+            /**
+             * Format: int64
+             * @description Accounts created that day
+             */
+            new_users: number;
+            /**
+             * Format: int64
+             * @description Messages sent that day (deleting one later does not take it back)
+             */
+            messages: number;
+            /**
+             * Format: int64
+             * @description Users seen that day (an authenticated request or a socket opening)
+             */
+            active_users: number;
+        };
+        /** BusyRoom */
+        BusyRoom: {
+            /**
+             * Format: int32
+             * @description A positive integer id
+             */
+            room_id: number;
+            name: string;
+            /**
+             * Format: int64
+             * @description Messages sent in it in the last 7 UTC days (today and the 6 before)
+             */
+            messages_week: number;
+        };
+        /** AdminStats */
+        AdminStats: {
+            users: {
+                /**
+                 * Format: int64
+                 * @description Every account
+                 */
+                total: number;
+                /**
+                 * Format: int64
+                 * @description Accounts disabled by an admin
+                 */
+                disabled: number;
+                /**
+                 * Format: int64
+                 * @description Users seen in the last 24 hours
+                 */
+                active_day: number;
+                /**
+                 * Format: int64
+                 * @description Users seen in the last 7 days
+                 */
+                active_week: number;
+                /**
+                 * Format: int64
+                 * @description Users seen in the last 30 days
+                 */
+                active_month: number;
+            };
+            rooms: {
+                /**
+                 * Format: int64
+                 * @description Every room, DMs included
+                 */
+                total: number;
+                /**
+                 * Format: int64
+                 * @description Private rooms that are not DMs
+                 */
+                private: number;
+                /**
+                 * Format: int64
+                 * @description Direct-message rooms
+                 */
+                direct: number;
+            };
+            messages: {
+                /**
+                 * Format: int64
+                 * @description Messages ever sent (deleted ones included: a delete does not take a send back)
+                 */
+                total: number;
+                /**
+                 * Format: int64
+                 * @description Messages sent today (UTC)
+                 */
+                today: number;
+            };
+            /**
+             * Format: int64
+             * @description WebSockets open on every instance
+             */
+            sockets_connected: number;
+            /** @description The last 30 UTC days, oldest first; a day with nothing is there with zeros */
+            daily: components["schemas"]["DailyStats"][];
+            /** @description The rooms with the most messages in the last 7 UTC days, most first (ties: by id) */
+            busiest_rooms: components["schemas"]["BusyRoom"][];
+        };
+        /** UserDailyMessages */
+        UserDailyMessages: {
+            /**
+             * Format: date
+             * @description A UTC day
+             * @example 2026-01-28
+             */
+            date: string;
+            /**
+             * Format: int64
+             * @description Messages the user sent that day
+             */
+            messages: number;
+        };
+        /** UserStats */
+        UserStats: {
+            /**
+             * Format: int32
+             * @description A positive integer id
+             */
+            user_id: number;
+            /**
+             * Format: int64
+             * @description Messages ever sent (deleted ones included)
+             */
+            messages_sent: number;
+            /**
+             * Format: int64
+             * @description Rooms the user is a member of now, DMs included
+             */
+            rooms: number;
+            /** @description The last authenticated request or socket opening, to the minute (null: never seen) */
+            last_seen_at: string | null;
+            /** @description The last 30 UTC days, oldest first; zeros included */
+            daily: components["schemas"]["UserDailyMessages"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -2116,6 +2318,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid authentication token */
+            401: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error (the body never carries internals) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMyStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your numbers */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserStats"];
                 };
             };
             /** @description Missing or invalid authentication token */
@@ -5799,6 +6072,203 @@ export interface operations {
             };
             /** @description Request body is not JSON */
             415: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error (the body never carries internals) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The site's numbers */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminStats"];
+                };
+            };
+            /** @description Missing or invalid authentication token */
+            401: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description You are not a site admin (ADMIN_ONLY) */
+            403: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error (the body never carries internals) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminUserActivity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A positive integer id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's numbers */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserStats"];
+                };
+            };
+            /** @description Invalid input: the `error` names the field */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid authentication token */
+            401: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description You are not a site admin (ADMIN_ONLY) */
+            403: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such user (USER_NOT_FOUND) */
+            404: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];

@@ -113,7 +113,11 @@ t.test('the document keeps its structural promises', async t => {
     // Part 2, Rooms: a room, its settings, its deletion.
     'GET /api/v1/rooms/{id}',
     'PATCH /api/v1/rooms/{id}',
-    'DELETE /api/v1/rooms/{id}'
+    'DELETE /api/v1/rooms/{id}',
+    // Part 2, Analytics.
+    'GET /api/v1/admin/stats',
+    'GET /api/v1/admin/users/{id}/activity',
+    'GET /api/v1/users/me/stats'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))
