@@ -257,3 +257,9 @@ t.test('logs: pretty only in development with stdout on a terminal; JSON otherwi
   t.equal(loadConfig({ ...base, NODE_ENV: 'test' }, { stdoutIsTTY: true }).logPretty, true, 'NODE_ENV=test counts as development')
   t.equal(loadConfig(base).logPretty, process.stdout.isTTY === true, 'by default, the process\'s own stdout decides')
 })
+
+t.test('SEARCH_LANGUAGE: english by default, a configuration name or refused', async t => {
+  t.equal(loadConfig(base).search.language, 'english')
+  t.equal(loadConfig({ ...base, SEARCH_LANGUAGE: 'german' }).search.language, 'german')
+  for (const value of ['English', 'pg_catalog.english', "english'; drop", 'x'.repeat(64)]) throwsNaming(t, { ...base, SEARCH_LANGUAGE: value }, 'SEARCH_LANGUAGE', `SEARCH_LANGUAGE=${value}`)
+})

@@ -5,6 +5,7 @@ import { FeedFrameList, MemberJoinedPayload, MemberLeftPayload, MemberUpdatedPay
 import { CreateRoomBody, JoinResponse, MyRoom, MyRoomList, ReadBody, ReadState, Room, RoomList, RoomRole, RoomSummary, UpdateRoomBody } from './rooms.js'
 import { InviteBody, MyInvite, MyInviteList, OpenDmBody, RoomInvite } from './rooms.js'
 import { MuteBody, RoomBan, RoomBanList, RoomMember, RoomMemberList, UpdateMemberBody } from './rooms.js'
+import { SearchResult, SearchResults } from './search.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from './users.js'
 
 /** Every named schema, added to Fastify once; they become the OpenAPI `components/schemas`. */
@@ -18,5 +19,7 @@ export const sharedSchemas = [
   // The room feed's frames, which GET /rooms/{id}/events returns too.
   MessageUpdatedPayload, MessageDeletedPayload, ReactionEventPayload, MemberJoinedPayload, MemberLeftPayload, MemberUpdatedPayload, RoomUpdatedPayload, FeedFrameList,
   // Invites and direct messages.
-  RoomInvite, InviteBody, MyInvite, MyInviteList, OpenDmBody
+  RoomInvite, InviteBody, MyInvite, MyInviteList, OpenDmBody,
+  // Search.
+  SearchResult, SearchResults
 ]

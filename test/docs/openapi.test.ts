@@ -113,7 +113,9 @@ t.test('the document keeps its structural promises', async t => {
     // Part 2, Rooms: a room, its settings, its deletion.
     'GET /api/v1/rooms/{id}',
     'PATCH /api/v1/rooms/{id}',
-    'DELETE /api/v1/rooms/{id}'
+    'DELETE /api/v1/rooms/{id}',
+    // Part 2, Search.
+    'GET /api/v1/search/messages'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))
