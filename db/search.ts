@@ -67,6 +67,11 @@ const contains = (text: string): RawBuilder<boolean> => sql<boolean>`messages.co
  * follows. `ts_headline` is computed for the page's rows only.
  */
 export async function searchMessages (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string): Promise<SearchRow[]> {
+  return await searchQuery(db, terms, filter, headline).execute()
+}
+
+/** The statement `searchMessages` runs (test/routes/search.test.ts reads its plan). */
+export function searchQuery (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string) {
   const config = sql`${filter.language}::regconfig`
   const query = sql`websearch_to_tsquery(${config}, ${terms.q})`
   const rank = sql<number>`ts_rank(messages.search_vector, ${query})`
@@ -98,13 +103,12 @@ export async function searchMessages (db: Db, terms: SearchTerms, filter: Search
     inner = inner.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc')
   }
   // The page first (a LIMIT keeps the subquery apart), then the passages of its rows only.
-  return await db.selectFrom(inner.limit(filter.limit).as('page'))
+  return db.selectFrom(inner.limit(filter.limit).as('page'))
     .selectAll('page')
     .select(sql<string | null>`case when page.fts then ts_headline(${config}, translate(page.content, '<>', ${ANGLES.join('')}), ${query}, ${headline}) end`.as('headline'))
     .orderBy(filter.sort === 'relevance' ? sql`page.rank` : sql`page.created_at`, 'desc')
     .$call(qb => filter.sort === 'relevance' ? qb.orderBy('page.created_at', 'desc') : qb)
     .orderBy('page.id', 'desc')
-    .execute()
 }
 
 /** Whether the database has this text search configuration. */

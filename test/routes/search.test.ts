@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
+import { listRoomsQuery } from '../../db/rooms.js'
+import { headlineOptions, searchQuery } from '../../db/search.js'
+import { listUsersQuery } from '../../db/users.js'
 import { checkSearchLanguage, escapeHtml, markHeadline, markPieces, parseQuery } from '../../src/chat/search.js'
 import { build, createRoom, type Engine, joinRoom, sendAs, type Session, signUp } from '../helper.js'
 
@@ -229,4 +232,57 @@ t.test('SEARCH_LANGUAGE is checked against the database at start-up', async t =>
   await t.rejects(checkSearchLanguage(app.db, 'klingon'), /SEARCH_LANGUAGE must name a text search configuration of the database.*"klingon"/)
   t.equal(await checkSearchLanguage(app.db, 'english'), undefined, 'the stored words\' language: no warning')
   t.match(await checkSearchLanguage(app.db, 'german'), /SEARCH_LANGUAGE=german but stored messages are indexed with "english"/, 'another: a warning')
+})
+
+t.test('GET /users?q=, GET /rooms?q= and the search are served by their indexes (20k rows each, vacuumed and analyzed)', async t => {
+  const { app, alice, room } = await world(t)
+  const elsewhere = await createRoom(app, await signUp(app), 'elsewhere')
+  // Text like real text for a trigram index: letters and digits in any order (hex digits alone, as
+  // in md5 sums, make so few distinct trigrams that a scan is cheaper, and the planner knows it).
+  const letters = (seed: ReturnType<typeof sql>, length: number, alphabet = 36): ReturnType<typeof sql> =>
+    sql`(select string_agg(substr('abcdefghijklmnopqrstuvwxyz0123456789', get_byte(decode(md5(${seed} || '-' || i), 'hex'), 0) % ${sql.lit(alphabet)} + 1, 1), '')
+      from generate_series(1, ${sql.lit(length)}) i)`
+  const name = letters(sql`g::text`, 10)
+  await sql`insert into users (email, username, username_key, password_hash)
+    select 'seed' || g || '@example.com', ${name}, ${name} || '-' || g, 'x' from generate_series(1, 20000) g`.execute(app.db)
+  await sql`insert into rooms (name) select 'room ' || ${letters(sql`'room' || g`, 10)} from generate_series(1, 20000) g`.execute(app.db)
+  // Messages of 8 words of 6 letters, in alice's room and in one she is not in.
+  for (const target of [room, elsewhere]) {
+    const words = sql`(select string_agg(${letters(sql`${String(target)} || '-' || g || '-' || j`, 6, 26)}, ' ') from generate_series(1, 8) j)`
+    await sql`with r as (update rooms set last_seq = last_seq + 20000 where id = ${target} returning last_seq - 20000 as base)
+      insert into messages (room_id, user_id, content, seq)
+      select ${target}, ${alice.id}, ${words} || case when g % 1000 = 0 then ' meetings at https://files.example.com/q' || g || '-report.pdf' else '' end, r.base + g
+      from r, generate_series(1, 20000) g`.execute(app.db)
+  }
+  // VACUUM as well as ANALYZE: the state autovacuum keeps a table in. Rows just inserted wait in a
+  // GIN index's pending list, which every scan reads whole until a vacuum merges it: with 20k of
+  // them the planner rightly preferred a scan of rooms (index cost 1196 before, 36 after).
+  await sql`vacuum analyze`.execute(app.db)
+  const { rows: [sample] } = await sql<{ username: string, room: string, word: string }>`select
+    (select substr(username, 3, 6) from users where email = 'seed777@example.com') as username,
+    (select substr(name, 8, 6) from rooms where name like 'room %' order by id offset 777 limit 1) as room,
+    (select split_part(content, ' ', 3) from messages where room_id = ${room} order by id offset 777 limit 1) as word`.execute(app.db)
+
+  async function plan (query: { compile: () => CompiledQuery }): Promise<string> {
+    const compiled = query.compile()
+    const { rows } = await app.db.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]))
+    return rows.map(row => row['QUERY PLAN']).join('\n')
+  }
+
+  const users = await plan(listUsersQuery(app.db, { q: sample!.username, limit: 50, offset: 0 }))
+  t.match(users, /users_username_trgm_idx/, `GET /users?q= uses the trigram index:\n${users}`)
+  t.notMatch(users, /Seq Scan on users/)
+  const rooms = await plan(listRoomsQuery(app.db, alice.id, { q: sample!.room, limit: 50, offset: 0 }))
+  t.match(rooms, /rooms_name_trgm_idx/, `GET /rooms?q= uses the trigram index:\n${rooms}`)
+  t.notMatch(rooms, /Seq Scan on rooms/)
+  for (const q of [sample!.word, sample!.word.slice(1, 5), 'meeting', 'report.pdf', `${sample!.word} or meeting -nothing`]) {
+    const searched = await plan(searchQuery(app.db, parseQuery(q), { viewerId: alice.id, language: 'english', sort: 'relevance', limit: 21 }, headlineOptions('a', 'b')))
+    t.match(searched, /messages_search_vector_idx/, `q=${q}: the full-text index:\n${searched}`)
+    t.match(searched, /messages_content_trgm_idx/, `q=${q}: the trigram index`)
+    t.notMatch(searched, /Seq Scan on messages/, `q=${q}: no scan of messages`)
+  }
+  // And the route itself answers from them: the messages with the word, in alice's room only.
+  const answer = (await search(app, alice, { q: sample!.word })).body as Page
+  t.ok(answer.results.length >= 1 && answer.results.every(r => r.message.room_id === room && r.message.content.includes(sample!.word)), 'found in her room only')
+  t.equal(((await search(app, alice, { q: 'meeting', limit: 50 })).body as Page).results.length, 20, 'every meeting of her room')
 })
