@@ -93,7 +93,7 @@ export function markHeadline (headline: string, start = START, stop = STOP): str
 const BEFORE = 80
 const PASSAGE = 300
 
-const regexLiteral = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/-]/g, c => `\\${c}`)
+const regexLiteral = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, c => `\\${c}`)
 
 /**
  * The passage of a message matched by pieces only (ts_headline marks words, not pieces): the

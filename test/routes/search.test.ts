@@ -66,6 +66,19 @@ async function languageCases (t: Test, engine: Engine): Promise<void> {
   for (const [q, expected] of cases) {
     t.same((await found(app, alice, { q })).sort(), expected.map(i => messages[i]!).sort(), `q=${q}`)
   }
+  await sendAs(app, alice, room, 'a 1000 rows import')
+  t.same(await found(app, alice, { q: '100%' }), [], '% in q is literal')
+  t.same(await found(app, alice, { q: '1_00' }), [], '_ in q is literal')
+  t.same(await found(app, alice, { q: 'ly-rep' }), [messages[1]], 'a piece-only match with a hyphen is highlighted too')
+  // Pages of one, by relevance: every coffee once.
+  const seen: string[] = []
+  let cursor: string | null = null
+  do {
+    const page = (await search(app, alice, { q: 'coffee', limit: 1, ...(cursor === null ? {} : { cursor }) })).body as Page
+    seen.push(...page.results.map(r => r.message.content))
+    cursor = page.next_cursor
+  } while (cursor !== null && seen.length < 10)
+  t.same(seen.sort(), [messages[3], messages[4], messages[5]].sort(), 'paged one by one, no repeats')
 }
 
 t.test('word forms, pieces, phrases, or, exclusions', async t => { await languageCases(t, 'postgres') })
@@ -155,6 +168,8 @@ t.test('highlight: the matches in <mark>, every other character escaped', async 
 t.test('highlight helpers', async t => {
   t.equal(escapeHtml('<a href="x">&\'</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;')
   t.equal(markHeadline('S1 <b> S2 & S1x S2', 'S1', 'S2'), '<mark> &lt;b&gt; </mark> &amp; <mark>x </mark>')
+  t.equal(markPieces('see q3-report.pdf (final) [v2] a+b $5 ^_^ x|y', ['3-rep', '(final)', '[v2]', 'a+b', '$5', '^_^', 'x|y']),
+    'see q<mark>3-rep</mark>ort.pdf <mark>(final)</mark> <mark>[v2]</mark> <mark>a+b</mark> <mark>$5</mark> <mark>^_^</mark> <mark>x|y</mark>', 'pieces with regular-expression characters are literal')
   t.equal(markPieces('abc REPORT def report', ['report']), 'abc <mark>REPORT</mark> def <mark>report</mark>', 'case-insensitive, every occurrence')
   const long = `${'x '.repeat(300)}needle${' y'.repeat(300)}`
   const passage = markPieces(long, ['needle'])
