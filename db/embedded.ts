@@ -4,6 +4,8 @@ import { createRequire } from 'node:module'
 import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent'
 
 /**
  * migrate.ts's folder (both files live in db/), named here so that opening the engine loads only
@@ -57,17 +59,20 @@ const templateReady = join(templateDir, 'PG_VERSION')
  */
 const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB']
 
+/** The extensions the migrations create (0012: search), which PGlite must be given when it is created. */
+const extensions = { pg_trgm: pgTrgm, unaccent }
+
 /** Opens the embedded engine: `memory://` keeps nothing; a new directory starts as a copy of the template. */
 export async function openEmbedded (dataDir: string): Promise<PGlite> {
   if (dataDir === 'memory://') {
-    return await PGlite.create({ startParams, loadDataDir: existsSync(templateTarball) ? new Blob([readFileSync(templateTarball)]) : undefined })
+    return await PGlite.create({ startParams, extensions, loadDataDir: existsSync(templateTarball) ? new Blob([readFileSync(templateTarball)]) : undefined })
   }
   if (!existsSync(join(dataDir, 'PG_VERSION')) && existsSync(templateReady)) {
     mkdirSync(dataDir, { recursive: true })
     cpSync(templateDir, dataDir, { recursive: true })
   }
   mkdirSync(dataDir, { recursive: true })
-  return await PGlite.create(dataDir, { startParams })
+  return await PGlite.create(dataDir, { startParams, extensions })
 }
 
 /** Writes the template (postinstall): initdb and every migration, into a directory and a tarball. */
@@ -75,7 +80,7 @@ export async function writeTemplate (): Promise<string> {
   const building = `${templateDir}.building-${process.pid}`
   rmSync(building, { recursive: true, force: true })
   mkdirSync(building, { recursive: true })
-  const pglite = await PGlite.create(building)
+  const pglite = await PGlite.create(building, { extensions })
   const [{ Kysely }, { PGliteDialect }, { migrateToLatest }] = await Promise.all([import('kysely'), import('kysely-pglite-dialect'), import('./migrate.js')])
   await migrateToLatest(new Kysely<any>({ dialect: new PGliteDialect(pglite) }))
   const dump = await pglite.dumpDataDir('gzip')

@@ -28,9 +28,14 @@ export async function findUserById (db: Db, id: number): Promise<UserRecord | un
 
 /** Users by id; `q` keeps those whose username contains it (case-insensitive, taken literally). */
 export async function listUsers (db: Db, page: { q?: string | undefined, limit: number, offset: number }): Promise<UserRecord[]> {
+  return await listUsersQuery(db, page).execute()
+}
+
+/** The statement `listUsers` runs: the `ilike` is served by the trigram index users_username_trgm_idx (test/routes/search.test.ts reads its plan). */
+export function listUsersQuery (db: Db, page: { q?: string | undefined, limit: number, offset: number }) {
   let query = db.selectFrom('users').select(publicColumns)
   if (page.q !== undefined) query = query.where('username', 'ilike', `%${likeLiteral(page.q)}%`)
-  return await query.orderBy('id').limit(page.limit).offset(page.offset).execute()
+  return query.orderBy('id').limit(page.limit).offset(page.offset)
 }
 
 /** What `authenticate` checks on every request: one primary-key lookup. */

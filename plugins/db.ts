@@ -5,6 +5,7 @@ import type pg from 'pg'
 import { connectDatabase, type DatabaseHandle, type Engine } from '../db/connect.js'
 import type { Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
+import { checkSearchLanguage } from '../src/chat/search.js'
 import type { Config } from '../src/config.js'
 import { withTimeout } from '../src/timeouts.js'
 
@@ -54,5 +55,8 @@ export default fp<DbPluginOptions>(async function dbPlugin (app, opts) {
     const started = Date.now()
     await migrateToLatest(db)
     app.log.info({ engine, ms: Date.now() - started }, 'database schema up to date')
+    // SEARCH_LANGUAGE against the database's text search configurations and the stored words'.
+    const warning = await checkSearchLanguage(db, opts.config.search.language)
+    if (warning !== undefined) app.log.warn(warning)
   }
 }, { name: 'db' })

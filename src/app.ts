@@ -24,6 +24,7 @@ import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
 import metricsRoutes from '../routes/metrics/index.js'
 import roomRoutes from '../routes/rooms/index.js'
+import searchRoutes from '../routes/search/index.js'
 import userRoutes from '../routes/users/index.js'
 import wsRoutes from '../routes/ws/index.js'
 import type { Config } from './config.js'
@@ -173,6 +174,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     v1.register(messageRoutes, { prefix: '/messages', config })
     v1.register(dmRoutes, { prefix: '/dms' })
     v1.register(adminRoutes, { prefix: '/admin' })
+    v1.register(searchRoutes, { prefix: '/search', config })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })

@@ -24,6 +24,12 @@ export interface Config {
   authCacheMs: number
   /** MESSAGE_EDIT_WINDOW: how long (ms) after sending a message may be edited; 0: no limit. */
   messages: { editWindowMs: number }
+  /**
+   * SEARCH_LANGUAGE: the text search configuration that parses and stems search queries
+   * (`websearch_to_tsquery`); checked against the database's at start-up. Stored messages are
+   * indexed with `english` (db/migrations/0012_search.ts): another language needs a migration too.
+   */
+  search: { language: string }
   bcryptCost: number
   corsOrigins: string[] | true | false
   /**
@@ -258,6 +264,15 @@ function metricsFrom (env: Env, environment: Config['environment']): Config['met
   return { enabled: token !== undefined || environment === 'development', token }
 }
 
+/** SEARCH_LANGUAGE: the name of a text search configuration (whether the database has it is checked at start-up). */
+function searchLanguageFrom (env: Env): string {
+  const language = str(env, 'SEARCH_LANGUAGE') ?? 'english'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(language)) {
+    throw new ConfigError(`SEARCH_LANGUAGE must name a text search configuration such as english, simple or german (got "${language}")`)
+  }
+  return language
+}
+
 /** Reads and validates the configuration; throws ConfigError with one line naming the variable. */
 export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutIsTTY: process.stdout.isTTY === true }): Config {
   const warnings: string[] = []
@@ -313,6 +328,7 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
     messages: {
       editWindowMs: int(env, 'MESSAGE_EDIT_WINDOW', 0, 0, 10 * 365 * 86_400) * 1000
     },
+    search: { language: searchLanguageFrom(env) },
     bcryptCost: int(env, 'BCRYPT_COST', 12, 10, 15),
     corsOrigins,
     wsOrigins: environment === 'development' || corsOrigins,

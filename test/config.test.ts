@@ -266,3 +266,9 @@ t.test('ROLLUP_INTERVAL_MS: 10 s by default, 0 turns the timer off, anything els
     throwsNaming(t, { ...base, ROLLUP_INTERVAL_MS: value }, 'ROLLUP_INTERVAL_MS', `ROLLUP_INTERVAL_MS=${value}`)
   }
 })
+
+t.test('SEARCH_LANGUAGE: english by default, a configuration name or refused', async t => {
+  t.equal(loadConfig(base).search.language, 'english')
+  t.equal(loadConfig({ ...base, SEARCH_LANGUAGE: 'german' }).search.language, 'german')
+  for (const value of ['English', 'pg_catalog.english', "english'; drop", 'x'.repeat(64)]) throwsNaming(t, { ...base, SEARCH_LANGUAGE: value }, 'SEARCH_LANGUAGE', `SEARCH_LANGUAGE=${value}`)
+})

@@ -690,6 +690,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the messages of your rooms
+         * @description Full-text search (word forms: `meeting` finds `meetings`) and substring search (pieces of at least 3 letters or digits inside words, URLs and file names: `report` finds `quarterly-report.pdf`) over the messages of the rooms you are a member of at the time of the search; never a deleted message, and an edit is found by its new text as soon as it has answered. Ranked by relevance then newest, or newest first (`sort=recent`); `from` (inclusive) and `to` (exclusive) bound `created_at`. `highlight` is the matching passage with each match in `<mark>…</mark>` and every other character HTML-escaped. Refused: a `q` with nothing to look for (only exclusions) 400 VALIDATION_ERROR, a cursor this search did not give 400 INVALID_CURSOR, a `room_id` you cannot see 404 ROOM_NOT_FOUND, one you are not a member of 403 NOT_A_MEMBER.
+         */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws": {
         parameters: {
             query?: never;
@@ -1573,6 +1593,21 @@ export interface components {
             last_seen_at: string | null;
             /** @description The last 30 UTC days, oldest first; zeros included */
             daily: components["schemas"]["UserDailyMessages"][];
+        };
+        /** SearchResult */
+        SearchResult: {
+            message: components["schemas"]["Message"];
+            /**
+             * @description The matching passage as HTML: each match wrapped in `<mark>…</mark>`, every other character HTML-escaped (safe to insert as HTML)
+             * @example the <mark>quarterly</mark>-<mark>report</mark>.pdf is up
+             */
+            highlight: string;
+        };
+        /** SearchResults */
+        SearchResults: {
+            results: components["schemas"]["SearchResult"][];
+            /** @description Pass as `cursor` for the next page; null on the last page */
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -6268,6 +6303,142 @@ export interface operations {
                 };
             };
             /** @description No such user (USER_NOT_FOUND) */
+            404: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error (the body never carries internals) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to look for, in web-search syntax: words (all of them), `"a phrase"`, `or` between alternatives, `-word` to exclude. Word forms match (`meeting` finds `meetings`), and so does any piece of at least 3 letters or digits inside words, URLs and file names (`report` finds `quarterly-report.pdf`).
+                 * @example "quarterly report" -draft
+                 */
+                q: string;
+                /** @description Only this room (you must be a member: 404 ROOM_NOT_FOUND / 403 NOT_A_MEMBER as other room reads) */
+                room_id?: number;
+                /** @description Only messages by this user */
+                user_id?: number;
+                /**
+                 * @description Only messages created at or after this time
+                 * @example 2026-01-28T10:30:00.000Z
+                 */
+                from?: string;
+                /**
+                 * @description Only messages created before this time
+                 * @example 2026-01-28T10:30:00.000Z
+                 */
+                to?: string;
+                /** @description `relevance` (default: ts_rank, then newest) or `recent` (newest first) */
+                sort?: "relevance" | "recent";
+                /** @description Page size, 1 to 50 */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page (same `sort`); anything else is 400 INVALID_CURSOR */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of results, best first */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Invalid input: the `error` names the field */
+            400: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid authentication token */
+            401: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Authenticated, but not allowed (for example, not a member of the room) */
+            403: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource */
             404: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];

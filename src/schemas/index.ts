@@ -6,6 +6,7 @@ import { CreateRoomBody, JoinResponse, MyRoom, MyRoomList, ReadBody, ReadState, 
 import { InviteBody, MyInvite, MyInviteList, OpenDmBody, RoomInvite } from './rooms.js'
 import { MuteBody, RoomBan, RoomBanList, RoomMember, RoomMemberList, UpdateMemberBody } from './rooms.js'
 import { AdminStats, BusyRoom, DailyStats, UserDailyMessages, UserStats } from './stats.js'
+import { SearchResult, SearchResults } from './search.js'
 import { AdminUpdateBody, LoginBody, LoginResponse, RegisterBody, UpdateMeBody, User, UserList } from './users.js'
 
 /** Every named schema, added to Fastify once; they become the OpenAPI `components/schemas`. */
@@ -21,5 +22,7 @@ export const sharedSchemas = [
   // Invites and direct messages.
   RoomInvite, InviteBody, MyInvite, MyInviteList, OpenDmBody,
   // Analytics.
-  DailyStats, BusyRoom, AdminStats, UserDailyMessages, UserStats
+  DailyStats, BusyRoom, AdminStats, UserDailyMessages, UserStats,
+  // Search.
+  SearchResult, SearchResults
 ]

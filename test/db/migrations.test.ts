@@ -85,6 +85,8 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   const rooms11 = await db.selectFrom('rooms').select(['is_private', 'is_direct', 'direct_key', 'member_count']).execute()
   t.same(rooms11, [{ is_private: false, is_direct: false, direct_key: null, member_count: 2 }], '0011: rooms made before are public, not DMs, with their member count')
   t.same((await db.selectFrom('room_members').select('muted_until').execute()).map(m => m.muted_until), [null, null], '0011: nobody is muted')
+  const vectors = await sql<{ found: number }>`select count(*)::int as found from messages where search_vector @@ websearch_to_tsquery('english', 'm2')`.execute(db)
+  t.equal(vectors.rows[0]?.found, 1, '0012: messages made before are indexed for search')
 
   await migrateTo(t, db, '0006_token_revocation')
   const { rows } = await sql<{ column_name: string }>`select column_name from information_schema.columns where table_name = 'users' and column_name = 'username_key'`.execute(db)
@@ -96,6 +98,8 @@ async function exercise (t: Test, db: Kysely<any>): Promise<void> {
   t.equal(feedTables.rows[0]?.n, 0, 'down: room_events and reactions are gone')
   const roomTables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_name in ('room_bans', 'room_invites', 'parked_mutes')`.execute(db)
   t.equal(roomTables.rows[0]?.n, 0, 'down: room_bans, room_invites and parked_mutes are gone')
+  const searchIndexes = await sql<{ n: number }>`select count(*)::int as n from pg_indexes where indexname like '%trgm%' or indexname = 'messages_search_vector_idx'`.execute(db)
+  t.equal(searchIndexes.rows[0]?.n, 0, 'down: the search indexes are gone')
   t.same(await db.selectFrom('messages').select('content').orderBy('id').execute(), [{ content: 'm1' }, { content: 'm2' }, { content: 'm3' }], 'down keeps the messages')
 
   await latest(t, db)

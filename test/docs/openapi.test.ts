@@ -117,7 +117,9 @@ t.test('the document keeps its structural promises', async t => {
     // Part 2, Analytics.
     'GET /api/v1/admin/stats',
     'GET /api/v1/admin/users/{id}/activity',
-    'GET /api/v1/users/me/stats'
+    'GET /api/v1/users/me/stats',
+    // Part 2, Search.
+    'GET /api/v1/search/messages'
   ].sort(), 'exactly the routes of the contract')
 
   const secured = ops.filter(o => o.path.startsWith('/api/v1/') && !o.path.startsWith('/api/v1/users/register') && !o.path.startsWith('/api/v1/users/login'))

@@ -146,6 +146,7 @@ function restRequest (call: Call, cell: Cell, cast: Cast): InjectOptions | undef
     case 'PUT /messages/{id}/reactions/{emoji}': return { method: 'PUT', url: `/api/v1/messages/${cell.targets}/reactions/${emoji}`, headers }
     case 'DELETE /messages/{id}/reactions/{emoji}': return { method: 'DELETE', url: `/api/v1/messages/${cell.targets}/reactions/${emoji}`, headers }
     case 'GET /messages/{id}/replies': return { method: 'GET', url: `/api/v1/messages/${cell.targets}/replies`, headers }
+    case 'GET /search/messages?room_id={id}': return { method: 'GET', url: `/api/v1/search/messages?q=hello&room_id=${cell.room}`, headers }
     default: return undefined
   }
 }
