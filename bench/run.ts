@@ -19,6 +19,7 @@ import { p3 } from './scenarios/fanout.js'
 import { p5 } from './scenarios/login.js'
 import { p7 } from './scenarios/memory.js'
 import { p9 } from './scenarios/rooms.js'
+import { p12 } from './scenarios/search.js'
 import { p13 } from './scenarios/stats.js'
 
 const args = process.argv.slice(2)
@@ -26,7 +27,7 @@ const quick = args.includes('--quick')
 const only = args.find(a => a.startsWith('--only='))?.slice('--only='.length).toUpperCase().split(',')
 
 /** In priority order. */
-const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7], ['P9', p9], ['P10', p10], ['P13', p13], ['P14', p14]]
+const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7], ['P9', p9], ['P10', p10], ['P12', p12], ['P13', p13], ['P14', p14]]
 
 /** The whole run stops by itself after this, whatever happens. */
 const HARD_LIMIT_MS = (quick ? 5 : 40) * 60_000

@@ -82,7 +82,7 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, c =
  */
 const START = `hl${randomBytes(12).toString('hex')}s`
 const STOP = `hl${randomBytes(12).toString('hex')}e`
-const HEADLINE = headlineOptions(START, STOP)
+export const HEADLINE = headlineOptions(START, STOP)
 
 /** ts_headline's passage as HTML: every character escaped but the marks. */
 export function markHeadline (headline: string, start = START, stop = STOP): string {

@@ -1,0 +1,145 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { Database } from '../../db/database.js'
+import { searchQuery } from '../../db/search.js'
+import { HEADLINE, parseQuery } from '../../src/chat/search.js'
+import type { Context } from '../lib/context.js'
+import { signToken, withClient } from '../lib/db.js'
+import { load, type LoadResult } from '../lib/load.js'
+import { sleep } from '../lib/proc.js'
+import { row, type Row } from '../lib/report.js'
+
+const ROOMS = 50
+const AUTHORS = 20
+const SMALL = 10_000
+/** The rare word is in this many messages at every size; the common one in every message. */
+const RARE_COUNT = 20
+const RARE = 'zephyrine'
+const COMMON = 'update'
+const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', 'mike', 'november', 'oscar', 'papa']
+const CONNECTIONS = 10
+
+interface Seeded { readerId: number, authors: number[], rooms: number[] }
+
+async function seed (url: string): Promise<Seeded> {
+  return await withClient(url, async c => {
+    const users = await c.query<{ id: number }>(
+      `INSERT INTO users (email, username, username_key, password_hash)
+       SELECT 'p12user' || g || '@bench.invalid', 'p12user' || g, 'p12user' || g, '$2b$04$' || repeat('x', 53)
+       FROM generate_series(0, $1::int) g RETURNING id`, [AUTHORS])
+    const ids = users.rows.map(r => r.id).sort((a, b) => a - b)
+    const rooms = await c.query<{ id: number }>('INSERT INTO rooms (name, created_by) SELECT \'p12 room \' || g, $1 FROM generate_series(1, $2::int) g RETURNING id', [ids[1], ROOMS])
+    const roomIds = rooms.rows.map(r => r.id).sort((a, b) => a - b)
+    await c.query('INSERT INTO room_members (room_id, user_id) SELECT r, u FROM unnest($1::int[]) r CROSS JOIN unnest($2::int[]) u', [roomIds, ids])
+    return { readerId: ids[0]!, authors: ids.slice(1), rooms: roomIds }
+  })
+}
+
+/** `count` more messages (ordinary words, the common one in each), spread over the rooms and authors; the rare word goes into RARE_COUNT of the first batch. */
+async function grow (url: string, seeded: Seeded, count: number, first: boolean): Promise<void> {
+  await withClient(url, async c => {
+    await c.query('BEGIN')
+    await c.query(`WITH input AS (
+        SELECT g, ($2::int[])[1 + g % ${ROOMS}] AS room_id, ($3::int[])[1 + g % ${AUTHORS}] AS user_id FROM generate_series(1, $1::int) g
+      ), numbered AS (
+        SELECT input.*, r.last_seq + row_number() OVER (PARTITION BY input.room_id ORDER BY g) AS seq FROM input JOIN rooms r ON r.id = input.room_id
+      )
+      INSERT INTO messages (room_id, user_id, content, seq)
+      SELECT room_id, user_id,
+        ($4::text[])[1 + g % 16] || ' ' || ($4::text[])[1 + (g / 16) % 16] || ' ${COMMON}s on ' || ($4::text[])[1 + (g / 256) % 16] || '-report-' || g || '.pdf' ||
+        CASE WHEN $5 AND g % ($1 / ${RARE_COUNT}) = 0 THEN ' ${RARE}' ELSE '' END,
+        seq FROM numbered`, [count, seeded.rooms, seeded.authors, WORDS, first])
+    await c.query('UPDATE rooms SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = rooms.id) WHERE id = ANY($1::int[])', [seeded.rooms])
+    await c.query('COMMIT')
+    await c.query('VACUUM ANALYZE messages')
+  })
+}
+
+/** The statement the endpoint runs for `q` (the first page, relevance order), compiled to SQL and parameters. */
+function statement (db: Kysely<Database>, readerId: number, q: string): { sql: string, parameters: unknown[] } {
+  const compiled = searchQuery(db, parseQuery(q), { viewerId: readerId, language: 'english', sort: 'relevance', limit: 21 }, HEADLINE).compile()
+  return { sql: compiled.sql, parameters: [...compiled.parameters] }
+}
+
+/** The bare baseline: the same statement from a plain pg pool, CONNECTIONS at a time, for `seconds`. */
+async function bare (url: string, query: { sql: string, parameters: unknown[] }, seconds: number): Promise<{ rps: number, mean: number }> {
+  const pool = new pg.Pool({ connectionString: url, max: CONNECTIONS })
+  try {
+    const latencies: number[] = []
+    const end = Date.now() + seconds * 1000
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      while (Date.now() < end) {
+        const started = performance.now()
+        await pool.query(query.sql, query.parameters)
+        latencies.push(performance.now() - started)
+      }
+    }))
+    return { rps: latencies.length / seconds, mean: latencies.reduce((a, b) => a + b, 0) / latencies.length }
+  } finally {
+    await pool.end()
+  }
+}
+
+async function plan (url: string, query: { sql: string, parameters: unknown[] }): Promise<string> {
+  return await withClient(url, async c => {
+    const result = await c.query<{ 'QUERY PLAN': string }>('EXPLAIN ' + query.sql, query.parameters)
+    return result.rows.map(r => r['QUERY PLAN']).join('\n')
+  })
+}
+
+/**
+ * P12: `GET /api/v1/search/messages` for a user in 50 rooms, a rare word and a common one, at 10k
+ * and at 1M messages (100k in --quick): our endpoint's throughput against the same statement run by
+ * a bare pg pool; the plan (GIN indexes, no Seq Scan on messages); the rare word at 1M against 10k.
+ */
+export async function p12 (ctx: Context): Promise<Row[]> {
+  const large = ctx.quick ? 100_000 : 1_000_000
+  const seconds = ctx.quick ? 2 : 5
+  const server = await ctx.shared()
+  const seeded = await seed(ctx.databaseUrl)
+  const headers = { authorization: `Bearer ${signToken(seeded.readerId)}` }
+  const pool = new pg.Pool({ connectionString: ctx.databaseUrl, max: 1 })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const url = (q: string): string => `${server.base}/api/v1/search/messages?q=${encodeURIComponent(q)}`
+
+  const ours = async (q: string): Promise<LoadResult> => {
+    let first = await fetch(url(q), { headers })
+    for (let i = 0; i < 20 && first.status === 503; i++) {
+      await sleep(500)
+      first = await fetch(url(q), { headers })
+    }
+    if (first.status !== 200) throw new Error(`GET ${url(q)} answered ${first.status}: ${await first.text()}`)
+    await load({ url: url(q), headers, connections: CONNECTIONS, seconds: 1 })
+    return await load({ url: url(q), headers, connections: CONNECTIONS, seconds })
+  }
+  const measure = async (q: string): Promise<{ ours: LoadResult, bare: { rps: number, mean: number }, plan: string }> => {
+    const query = statement(db, seeded.readerId, q)
+    const result = await ours(q)
+    return { ours: result, bare: await bare(ctx.databaseUrl, query, seconds), plan: await plan(ctx.databaseUrl, query) }
+  }
+
+  try {
+    await grow(ctx.databaseUrl, seeded, SMALL, true)
+    const rareSmall = await measure(RARE)
+    await grow(ctx.databaseUrl, seeded, large - SMALL, false)
+    const rare = await measure(RARE)
+    const common = await measure(COMMON)
+    const piece = await measure('eport-12')
+    ctx.details.P12 = { large, rareSmall, rare, common, piece }
+    const label = large >= 1_000_000 ? `${large / 1_000_000}M` : `${large / 1000}k`
+    ctx.log(`P12: rare ${rareSmall.ours.mean.toFixed(1)} → ${rare.ours.mean.toFixed(1)} ms; common ${common.ours.mean.toFixed(1)} ms; piece ${piece.ours.mean.toFixed(1)} ms`)
+    const planNote = (p: string): string => {
+      const gin = ['messages_search_vector_idx', 'messages_content_trgm_idx'].filter(name => p.includes(name))
+      return `${p.includes('Seq Scan on messages') ? 'Seq Scan on messages!' : 'no Seq Scan on messages'}; indexes: ${gin.join(', ') || 'none'}`
+    }
+    const failed = (r: LoadResult): string => r.failed > 0 ? `; ${r.failed} failed requests` : ''
+    return [
+      row('P12', `search "${RARE}" (rare) at ${label}: req/s vs the bare SQL`, 'req/s', rare.ours.rps, rare.bare.rps, { on: 'ratio', op: '>=', value: 0.7 }, planNote(rare.plan) + failed(rare.ours)),
+      row('P12', `search "${COMMON}" (in every message) at ${label}: req/s vs the bare SQL`, 'req/s', common.ours.rps, common.bare.rps, { on: 'ratio', op: '>=', value: 0.7 }, planNote(common.plan) + failed(common.ours)),
+      row('P12', `search "eport-12" (a piece of file names) at ${label}: req/s vs the bare SQL`, 'req/s', piece.ours.rps, piece.bare.rps, { on: 'ratio', op: '>=', value: 0.7 }, planNote(piece.plan) + failed(piece.ours)),
+      row('P12', `search "${RARE}" mean ms, ${label} vs 10k messages`, 'ms', rare.ours.mean, rareSmall.ours.mean, { on: 'ratio', op: '<=', value: 2 }, `the word is in ${RARE_COUNT} messages at both sizes`)
+    ]
+  } finally {
+    await db.destroy()
+  }
+}
