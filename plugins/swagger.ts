@@ -87,6 +87,7 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'users', description: 'Registration, login, user directory' },
         { name: 'rooms', description: 'Chat rooms and membership' },
         { name: 'messages', description: 'Sending and reading messages' },
+        { name: 'attachments', description: 'Files: upload, then attach to a message you send' },
         { name: 'operations', description: 'Monitoring: Prometheus metrics' }
       ],
       components: {

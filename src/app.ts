@@ -15,8 +15,10 @@ import pressurePlugin from '../plugins/pressure.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
 import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
+import storagePlugin from '../plugins/storage.js'
 import sendsPlugin from '../plugins/sends.js'
 import swaggerPlugin from '../plugins/swagger.js'
+import attachmentRoutes from '../routes/attachments/index.js'
 import dmRoutes from '../routes/dms/index.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
@@ -145,6 +147,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(busPlugin)
+  app.register(storagePlugin, { config })
   app.register(sendsPlugin)
   // Before the realtime plugin, so its hub can report fan-out latency to app.metrics.
   app.register(metricsPlugin, { enabled: config.metrics.enabled })
@@ -169,6 +172,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     v1.register(roomRoutes, { prefix: '/rooms', config })
     v1.register(messageRoutes, { prefix: '/messages', config })
     v1.register(dmRoutes, { prefix: '/dms' })
+    v1.register(attachmentRoutes, { prefix: '/attachments', config })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })
