@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -325,6 +325,26 @@ t.test('deleting a message or a room deletes its files; the sweep removes expire
   t.same(left.map(r => r.id), [fresh.id], 'the fresh one stays')
   t.equal(storedFiles(dataDir).length, 1)
   t.equal((await send(app, alice, { room_id: await createRoom(app, alice, 'r2'), content: 'x', attachment_ids: [old.id] })).json().code, 'INVALID_ATTACHMENT', 'a swept upload cannot be attached')
+})
+
+t.test('a storage delete that fails leaves the row marked (never served) for the sweep to finish', async t => {
+  const { app, dataDir, alice, room } = await setup(t)
+  const a = (await upload(app, alice, 'stubborn')).body
+  const message = (await send(app, alice, { room_id: room, content: 'x', attachment_ids: [a.id] })).json()
+  const { storage_key: key } = await app.db.selectFrom('attachments').select('storage_key').where('id', '=', a.id).executeTakeFirstOrThrow()
+  // A directory where the file was: unlink fails (EISDIR / EPERM), as a real storage fault would.
+  const path = join(dataDir, 'uploads', key.slice(0, 2), key)
+  rmSync(path)
+  mkdirSync(join(path, 'inside'), { recursive: true })
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/messages/${message.id}`, headers: alice.auth })).statusCode, 204, 'the delete itself succeeds')
+  const row = await app.db.selectFrom('attachments').select(['deleted_at']).where('id', '=', a.id).executeTakeFirst()
+  t.ok(row?.deleted_at, 'the row stays, marked')
+  t.equal((await app.inject({ method: 'GET', url: `/api/v1/attachments/${a.id}`, headers: alice.auth })).statusCode, 404, 'and is never served')
+  const deps = { db: app.db, storage: app.storage, log: app.log }
+  t.equal(await sweepAttachments(deps, 24), 0, 'the sweep tries again and fails again: the row stays')
+  rmSync(path, { recursive: true })
+  t.equal(await sweepAttachments(deps, 24), 1, 'once storage lets it, the sweep deletes it')
+  t.equal((await app.db.selectFrom('attachments').select('id').execute()).length, 0)
 })
 
 t.test('a 50 MiB upload streams: memory grows far less than the file', async t => {
