@@ -19,6 +19,7 @@ export interface Database {
   user_daily_activity: UserDailyActivityTable
   rollup_state: RollupStateTable
   rollup_gaps: RollupGapsTable
+  attachments: AttachmentsTable
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>
@@ -177,6 +178,30 @@ export interface RollupStateTable {
 }
 /** Ids at or below the watermark not visible when it moved past them (`source`: messages or users). */
 export interface RollupGapsTable { source: string, id: ColumnType<string, number | string, never>, seen_at: CreatedAt }
+/** An upload: its bytes in storage under `storage_key`; attached to at most one message. */
+export interface AttachmentsTable {
+  id: Generated<number>
+  /** The uploader. */
+  user_id: number
+  /** The message it was posted with (null: not attached yet, or the message is gone). */
+  message_id: number | null
+  /** That message's room (who may read it: its members). */
+  room_id: number | null
+  /** Where storage keeps the bytes: random, never from user input. */
+  storage_key: string
+  /** For display only. */
+  filename: string
+  /** From the bytes (magic numbers), never from the client. */
+  content_type: string
+  size: ColumnType<string, string | number, never>
+  sha256: string
+  width: number | null
+  height: number | null
+  thumbnail_key: ColumnType<string | null, string | null | undefined, string | null>
+  created_at: CreatedAt
+  /** Its file is to be deleted (the message or room went, or it expired): never served; the sweep finishes the job. */
+  deleted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
 
 /** The database, or a transaction on it: what every repository function takes. */
 export type Db = Kysely<Database>

@@ -88,6 +88,7 @@ export default fp(async function swaggerPlugin (app) {
         { name: 'rooms', description: 'Chat rooms and membership' },
         { name: 'messages', description: 'Sending and reading messages' },
         { name: 'admin', description: 'Site admins: analytics' },
+        { name: 'attachments', description: 'Files: upload, then attach to a message you send' },
         { name: 'operations', description: 'Monitoring: Prometheus metrics' }
       ],
       components: {

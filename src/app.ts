@@ -16,9 +16,11 @@ import rollupPlugin from '../plugins/rollup.js'
 import realtimePlugin, { type RealtimeOptions } from '../plugins/realtime/index.js'
 import schemasPlugin from '../plugins/schemas.js'
 import securityPlugin from '../plugins/security.js'
+import storagePlugin from '../plugins/storage.js'
 import sendsPlugin from '../plugins/sends.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import adminRoutes from '../routes/admin/index.js'
+import attachmentRoutes from '../routes/attachments/index.js'
 import dmRoutes from '../routes/dms/index.js'
 import healthRoutes from '../routes/health/index.js'
 import messageRoutes from '../routes/messages/index.js'
@@ -148,6 +150,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })
   app.register(passwordsPlugin, { cost: config.bcryptCost })
   app.register(busPlugin)
+  app.register(storagePlugin, { config })
   app.register(sendsPlugin)
   // Before the realtime plugin, so its hub can report fan-out latency to app.metrics.
   app.register(metricsPlugin, { enabled: config.metrics.enabled })
@@ -175,6 +178,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     v1.register(dmRoutes, { prefix: '/dms' })
     v1.register(adminRoutes, { prefix: '/admin' })
     v1.register(searchRoutes, { prefix: '/search', config })
+    v1.register(attachmentRoutes, { prefix: '/attachments', config })
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })

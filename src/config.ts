@@ -61,9 +61,17 @@ export interface Config {
     global: number
     /** rooms created per hour per user */
     rooms: number
+    /** attachment uploads per hour per user */
+    uploads: number
     /** WebSocket frames per minute per user (a `sync` costs more, by its rooms and rows); a burst of 6 seconds' worth is allowed */
     wsFrames: number
   }
+  /**
+   * Attachments: uploads of at most `maxUploadBytes` (MAX_UPLOAD_BYTES), removed `ttlHours`
+   * (UPLOAD_TTL_HOURS) after upload when never attached; kept by `driver` (STORAGE_DRIVER): `disk`,
+   * under DATA_DIR/uploads (a temporary directory per app with `memory://`), or `s3`.
+   */
+  uploads: { maxBytes: number, ttlHours: number, driver: 'disk' | 's3' }
   /** WebSocket connection caps, per instance. */
   websocket: {
     maxSocketsPerUser: number
@@ -243,6 +251,19 @@ function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: s
   return generated
 }
 
+/** MAX_UPLOAD_BYTES (default 10 MiB), UPLOAD_TTL_HOURS (default 24), STORAGE_DRIVER (disk or s3). */
+function uploadsFrom (env: Env): Config['uploads'] {
+  const driver = (str(env, 'STORAGE_DRIVER') ?? 'disk').toLowerCase()
+  if (driver !== 'disk' && driver !== 's3') throw new ConfigError(`STORAGE_DRIVER must be disk or s3 (got "${driver}")`)
+  // The S3 driver is not built yet: refuse it at start-up rather than fail on the first upload.
+  if (driver === 's3') throw new ConfigError('STORAGE_DRIVER must be disk: the s3 driver is not available in this version')
+  return {
+    maxBytes: int(env, 'MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
+    ttlHours: int(env, 'UPLOAD_TTL_HOURS', 24, 1, 24 * 365),
+    driver
+  }
+}
+
 /** What loadConfig reads from the process besides its environment (tests inject it). */
 export interface Runtime {
   /** Whether stdout is a terminal (pretty logs in development). */
@@ -343,8 +364,10 @@ export function loadConfig (env: Env = process.env, runtime: Runtime = { stdoutI
       global: int(env, 'RATE_LIMIT_GLOBAL', 300, 1, 1_000_000),
       rooms: int(env, 'RATE_LIMIT_ROOMS', 20, 1, 1_000_000),
       // At least 120: the burst (6 s worth) must pay for one room's replay (10) and its frame.
-      wsFrames: int(env, 'RATE_LIMIT_WS_FRAMES', 600, 120, 10_000_000)
+      wsFrames: int(env, 'RATE_LIMIT_WS_FRAMES', 600, 120, 10_000_000),
+      uploads: int(env, 'RATE_LIMIT_UPLOADS', 30, 1, 1_000_000)
     },
+    uploads: uploadsFrom(env),
     websocket: {
       maxSocketsPerUser: int(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 100_000),
       maxSocketsPerAddress: int(env, 'WS_MAX_SOCKETS_PER_ADDRESS', 200, 1, 1_000_000)

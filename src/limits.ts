@@ -39,3 +39,6 @@ export const BODY_MAX_BYTES = 64 * 1024
 
 /** The longest timed mute, in minutes (a year); a mute without `minutes` lasts until it is lifted. */
 export const MUTE_MINUTES_MAX = 525_600
+
+/** Attachments on one message, at most. */
+export const ATTACHMENTS_MAX = 10

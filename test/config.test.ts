@@ -35,7 +35,8 @@ t.test('defaults', async t => {
   t.equal(config.bcryptCost, 12)
   t.equal(config.corsOrigins, true, 'any origin in development')
   t.equal(config.redisUrl, undefined)
-  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20, wsFrames: 600 })
+  t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20, wsFrames: 600, uploads: 30 })
+  t.same(config.uploads, { maxBytes: 10 * 1024 * 1024, ttlHours: 24, driver: 'disk' })
   t.same(config.websocket, { maxSocketsPerUser: 20, maxSocketsPerAddress: 200 })
   t.same(config.feed, { gapWaitMs: 150 })
   t.equal(config.wsOrigins, true, 'any page may open a socket in development')
@@ -63,6 +64,11 @@ t.test('port: PORT, or the seed\'s APP_PORT', async t => {
   t.equal(loadConfig({ ...base, PORT: '0' }).port, 0, 'port 0: any free port')
   for (const value of ['abc', '-1', '65536', '80.5', '8080x']) throwsNaming(t, { ...base, PORT: value }, 'PORT', `PORT=${value}`)
   throwsNaming(t, { ...base, APP_PORT: 'http' }, 'APP_PORT', 'APP_PORT=http')
+  throwsNaming(t, { ...base, MAX_UPLOAD_BYTES: '10MB' }, 'MAX_UPLOAD_BYTES', 'MAX_UPLOAD_BYTES=10MB')
+  throwsNaming(t, { ...base, UPLOAD_TTL_HOURS: '0' }, 'UPLOAD_TTL_HOURS', 'UPLOAD_TTL_HOURS=0')
+  throwsNaming(t, { ...base, RATE_LIMIT_UPLOADS: 'many' }, 'RATE_LIMIT_UPLOADS', 'RATE_LIMIT_UPLOADS=many')
+  throwsNaming(t, { ...base, STORAGE_DRIVER: 'ftp' }, 'STORAGE_DRIVER', 'STORAGE_DRIVER=ftp')
+  throwsNaming(t, { ...base, STORAGE_DRIVER: 's3' }, 'STORAGE_DRIVER', 'STORAGE_DRIVER=s3 (not built yet)')
 })
 
 t.test('database: DATABASE_URL, or the seed\'s DB_* variables', async t => {

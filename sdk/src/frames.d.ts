@@ -410,7 +410,7 @@ export interface components {
              */
             room_id: number;
             /**
-             * @description 1 to 4,000 characters after trimming (stored trimmed); no NUL
+             * @description 1 to 4,000 characters after trimming (stored trimmed); no NUL. May be empty when the send carries attachments
              * @example Hello, everyone!
              */
             content: string;
@@ -424,6 +424,8 @@ export interface components {
              * @description A positive integer id
              */
             reply_to?: number;
+            /** @description Your own uploads (POST /attachments) not attached yet, at most 10, else 400 INVALID_ATTACHMENT. With at least one, `content` may be empty */
+            attachment_ids?: number[];
         };
         /** SyncDonePayload */
         SyncDonePayload: {

@@ -1,5 +1,6 @@
 import { appendEvent, lockRoom } from '../../db/feed.js'
 import { findByClientMsgId, insertMessages, isDuplicateClientMsgId, isReplyTarget, listMessages, listReplies, markDeleted, type MessageAccess, type MessageRow, messageFor, type NewMessage, roomOfMessage, updateContent } from '../../db/messages.js'
+import { attachToMessage, markMessageFilesDeleted } from '../../db/attachments.js'
 import { clearReactions } from '../../db/reactions.js'
 import type { Db } from '../../db/database.js'
 import { assertMember, assertNotMuted, assertReadsMessage, messageNotFound } from './access.js'
@@ -10,6 +11,9 @@ import { isoOrNull } from './feed.js'
 import { messageView, messageViews, newMessageView } from './message-views.js'
 import type { SendQueue } from './send-queue.js'
 import { checkMessageText } from './text.js'
+import { purgeFiles } from './attachments.js'
+import { ATTACHMENTS_MAX } from '../limits.js'
+import type { Storage } from '../storage/index.js'
 
 export interface SentMessage {
   message: MessageView
@@ -66,15 +70,21 @@ export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, sends: 
  * `message:new` once committed. With a `client_msg_id` the user already used, nothing is stored and
  * the original message is returned instead.
  */
-export async function sendMessage ({ db, sends }: { db: Db, sends: MessageSends }, userId: number, input: SendMessageInput): Promise<SentMessage> {
+export async function sendMessage ({ db, sends, bus }: { db: Db, sends: MessageSends, bus: ChatBus }, userId: number, input: SendMessageInput): Promise<SentMessage> {
+  const attachmentIds = input.attachment_ids ?? []
+  if (attachmentIds.length > ATTACHMENTS_MAX || new Set(attachmentIds).size !== attachmentIds.length) {
+    throw invalidAttachment(`attachment_ids must name at most ${ATTACHMENTS_MAX} different uploads`)
+  }
   // A lone surrogate can't be stored: PostgreSQL would keep U+FFFD, and a retry would then differ
-  // from what was stored. Normalised first, so what is stored is what is compared.
-  const content = checkMessageText(input.content.toWellFormed())
+  // from what was stored. Normalised first, so what is stored is what is compared. With
+  // attachments, the text may be empty.
+  const raw = input.content.toWellFormed()
+  const content = attachmentIds.length > 0 && raw.trim() === '' ? '' : checkMessageText(raw)
   const send: NewMessage = { room_id: input.room_id, user_id: userId, content, client_msg_id: input.client_msg_id?.toWellFormed() ?? null, reply_to: input.reply_to ?? null }
   // A second try when nothing refuses the send any longer: the user joined since the statement
   // ran, or the original of a retry is gone.
   for (let attempt = 0; attempt < 2; attempt++) {
-    const message = await sends.submit(send)
+    const message = attachmentIds.length === 0 ? await sends.submit(send) : await storeWithAttachments({ db, bus }, send, attachmentIds)
     if (message !== undefined) return { message, created: true }
     // Refused: say why. 404 or 403 first (nothing about the room is told to a non-member), then a mute.
     assertNotMuted(await assertMember(db, userId, input.room_id))
@@ -87,6 +97,35 @@ export async function sendMessage ({ db, sends }: { db: Db, sends: MessageSends 
   }
   // The user left again in between.
   throw forbidden('You are not a member of this room', 'NOT_A_MEMBER')
+}
+
+const invalidAttachment = (message = 'attachment_ids must name your own uploads that are not attached to a message yet'): Error =>
+  badRequest(message, 'INVALID_ATTACHMENT')
+
+/**
+ * A send that carries attachments: the insert (the same statement as a batch's, for this send
+ * alone) and the attaching in one transaction, so a message never shows without its files nor
+ * takes files it may not have (any id not the sender's own unattached upload: 400
+ * INVALID_ATTACHMENT, nothing stored, no seq used). Sends without attachments never come here:
+ * they keep the group commit's one statement. Undefined when the insert was refused (the caller asks why).
+ */
+async function storeWithAttachments ({ db, bus }: { db: Db, bus: ChatBus }, send: NewMessage, ids: number[]): Promise<MessageView | undefined> {
+  let message: MessageView | undefined
+  try {
+    message = await db.transaction().execute(async trx => {
+      const [row] = await insertMessages(trx, [send])
+      if (row === undefined) return undefined
+      const attached = await attachToMessage(trx, row.id, row.room_id, send.user_id, ids)
+      if (attached.length !== ids.length) throw invalidAttachment()
+      return { ...newMessageView(row), attachments: attached }
+    })
+  } catch (err) {
+    // A retry racing its original: refused, and the caller finds the original.
+    if (isDuplicateClientMsgId(err)) return undefined
+    throw err
+  }
+  if (message !== undefined) bus.publish({ type: 'message:new', room_id: message.room_id, payload: message })
+  return message
 }
 
 /** A retry must be the same send: the same room and content. Anything else reuses an id by mistake. */
@@ -163,18 +202,24 @@ export async function editMessage (deps: Deps, userId: number, messageId: number
  * as a tombstone (content gone, reactions gone, place kept); the feed gets `message:deleted`.
  * Deleting it again changes nothing.
  */
-export async function deleteMessage (deps: Deps, actor: Actor, messageId: number): Promise<void> {
+export async function deleteMessage (deps: Deps & FileDeps, actor: Actor, messageId: number): Promise<void> {
   const admin = actor.role === 'admin'
-  await changeMessage(deps, actor.id, messageId, admin, async (trx, { message, role }) => {
+  const files = await changeMessage(deps, actor.id, messageId, admin, async (trx, { message, role }) => {
     const allowed = message.user_id === actor.id || role === 'owner' || role === 'moderator' || admin
     if (!allowed) throw forbidden('Only its author, the room\'s owner and moderators, and admins may delete a message', 'NOT_ALLOWED')
-    if (message.deleted_at !== null) return { result: undefined }
+    if (message.deleted_at !== null) return { result: [] }
     await markDeleted(trx, message)
     await clearReactions(trx, message.id)
+    // Marked in the transaction (never served from the commit on); the files go after it.
+    const doomed = await markMessageFilesDeleted(trx, message.id)
     const seq = await appendEvent(trx, message.room_id, 'message:deleted', { message_id: message.id }, message.id)
-    return { result: undefined, event: { type: 'message:deleted', room_id: message.room_id, payload: { seq, room_id: message.room_id, message_id: message.id } } }
+    return { result: doomed, event: { type: 'message:deleted', room_id: message.room_id, payload: { seq, room_id: message.room_id, message_id: message.id } } }
   })
+  await purgeFiles(deps, files)
 }
+
+/** What deleting files needs: storage, and a log for the deletes that fail (the sweep retries them). */
+export interface FileDeps { storage: Storage, log: { warn: (obj: object, msg: string) => void } }
 
 /** A message the user may read (a member of its room), with their reactions; 404 otherwise. */
 export async function readableMessage (db: Db, userId: number, messageId: number): Promise<MessageRow> {

@@ -1,3 +1,6 @@
+import { markRoomFilesDeleted } from '../../db/attachments.js'
+import { purgeFiles } from './attachments.js'
+import type { FileDeps } from './messages.js'
 import { appendEvent, lockRoom } from '../../db/feed.js'
 import { deleteInvite, deleteMember, deleteRoomRow, insertMember, insertRoomWithCreator, longestMember, type RoomChanges, roomSeenBy, setRole, updateRoomFields } from '../../db/rooms.js'
 import { findAuthState } from '../../db/users.js'
@@ -98,17 +101,21 @@ export async function updateRoom ({ db, bus }: Deps, userId: number, roomId: num
  * the commit every socket listening to it, on every instance, gets `room:deleted` and nothing
  * more of it.
  */
-export async function deleteRoom ({ db, bus }: Deps, actor: Actor, roomId: number): Promise<void> {
-  await db.transaction().execute(async trx => {
+export async function deleteRoom ({ db, bus, storage, log }: Deps & FileDeps, actor: Actor, roomId: number): Promise<void> {
+  const files = await db.transaction().execute(async trx => {
     if (!await lockRoom(trx, roomId)) throw roomNotFound()
     if (actor.role !== 'admin') {
       const standing = await visibleStanding(trx, actor.id, roomId)
       if (standing.is_direct) throw forbidden('A direct-message room has no owner: only a site admin may delete it', 'DIRECT_ROOM')
       if (standing.role !== 'owner') throw forbidden('Only the room\'s owner and site admins may delete it', 'NOT_ALLOWED')
     }
+    // Its files are marked before the room goes (the foreign keys then forget the room); deleted after the commit.
+    const doomed = await markRoomFilesDeleted(trx, roomId)
     if (!await deleteRoomRow(trx, roomId)) throw roomNotFound()
+    return doomed
   })
   bus.publish({ type: 'room:deleted', room_id: roomId, payload: { room_id: roomId } })
+  await purgeFiles({ db, storage, log }, files)
 }
 
 /** 403 DIRECT_ROOM: what a DM has none of (roles, invites, kicks, bans, renames, leaving). */

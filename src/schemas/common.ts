@@ -23,6 +23,7 @@ const errorDescriptions = {
   409: 'Conflict with an existing resource',
   413: 'Request body too large',
   415: 'Request body is not JSON',
+  416: 'The Range asked for is not satisfiable (Content-Range: bytes */<size> says the size)',
   429: 'Rate limited; see the Retry-After header',
   500: 'Unexpected server error (the body never carries internals)',
   503: 'The database is unreachable, the server is overloaded, or it is shutting down; retry after the Retry-After seconds'

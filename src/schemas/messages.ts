@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { CLIENT_MSG_ID_MAX, CONTENT_MAX, INT32_MAX, PAGE_MAX, USERNAME_MAX } from '../limits.js'
+import { ATTACHMENTS_MAX, CLIENT_MSG_ID_MAX, CONTENT_MAX, INT32_MAX, PAGE_MAX, USERNAME_MAX } from '../limits.js'
 import { Id, MAX_RAW_TEXT, NO_NUL, Pagination, Timestamp } from './common.js'
 
 /** Emojis on one message, at most this many distinct ones. */
@@ -41,7 +41,7 @@ export const Message = Type.Object({
   reply_to: Type.Union([Id, Type.Null()], { description: 'The thread root this message replies to (null: not a reply)' }),
   reply_count: Type.Integer({ format: 'int32', minimum: 0, maximum: INT32_MAX, description: 'For a thread root: its replies that are not deleted' }),
   reactions: Type.Array(Type.Ref(Reaction), { maxItems: REACTIONS_MAX, description: 'In order of first use' }),
-  attachments: Type.Array(Type.Ref(Attachment), { maxItems: 10 })
+  attachments: Type.Array(Type.Ref(Attachment), { maxItems: ATTACHMENTS_MAX })
 }, { $id: 'Message', title: 'Message' })
 
 /** `PATCH /messages/{id}`: the new content (the send rules apply). */
@@ -74,7 +74,7 @@ export const MessageList = Type.Array(Type.Ref(Message), { maxItems: PAGE_MAX, $
 export const SendMessageBody = Type.Object({
   room_id: Id,
   // The bound applies after trimming (the domain checks it), so the raw string is bounded only by the body limit.
-  content: Type.String({ minLength: 1, maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 4,000 characters after trimming (stored trimmed); no NUL', examples: ['Hello, everyone!'] }),
+  content: Type.String({ maxLength: MAX_RAW_TEXT, pattern: NO_NUL, description: '1 to 4,000 characters after trimming (stored trimmed); no NUL. May be empty when the send carries attachments', examples: ['Hello, everyone!'] }),
   client_msg_id: Type.Optional(Type.String({
     minLength: 1,
     maxLength: CLIENT_MSG_ID_MAX,
@@ -83,7 +83,12 @@ export const SendMessageBody = Type.Object({
     examples: ['6f1c2b4e-2a7d-4c1e-9a53-0c8a1f7e5b21']
   })),
   // A message of the same room that is not deleted, else 400 INVALID_REPLY_TO; a reply to a reply is stored with its thread's root.
-  reply_to: Type.Optional(Id)
+  reply_to: Type.Optional(Id),
+  attachment_ids: Type.Optional(Type.Array(Id, {
+    // The bound of 10 is the domain's (400 INVALID_ATTACHMENT, as for any other id that may not be attached); this one only keeps bodies small.
+    maxItems: PAGE_MAX,
+    description: `Your own uploads (POST /attachments) not attached yet, at most ${ATTACHMENTS_MAX}, else 400 INVALID_ATTACHMENT. With at least one, \`content\` may be empty`
+  }))
 }, { $id: 'SendMessageRequest', title: 'SendMessageRequest', additionalProperties: false })
 
 export const HistoryQuery = Type.Composite([Pagination, Type.Object({
@@ -94,5 +99,6 @@ export const HistoryQuery = Type.Composite([Pagination, Type.Object({
 export type SendMessageInput = Static<typeof SendMessageBody>
 export type HistoryPage = Static<typeof HistoryQuery>
 export type MessageView = Static<typeof Message>
+export type AttachmentView = Static<typeof Attachment>
 export type ReactionView = Static<typeof Reaction>
 export type EditMessageInput = Static<typeof EditMessageBody>

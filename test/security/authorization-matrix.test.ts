@@ -31,6 +31,16 @@ interface Cell {
   /** The subject's own message (posted while a member), else the target's. */
   own: number
   targets: number
+  /** An attachment the target posted in the room (for the attachment calls only). */
+  attachment: number
+}
+
+const BOUNDARY = 'matrix-boundary'
+
+/** Uploads a small file as `user`; returns its id. */
+async function uploadAs (app: FastifyInstance, user: Session): Promise<number> {
+  const payload = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="matrix.txt"\r\n\r\nthe target's file\r\n--${BOUNDARY}--\r\n`
+  return (await ok(app, { method: 'POST', url: '/api/v1/attachments', headers: { ...user.auth, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, payload }, 'upload')).id as number
 }
 
 async function ok (app: FastifyInstance, options: InjectOptions, what: string): Promise<any> {
@@ -41,7 +51,7 @@ async function ok (app: FastifyInstance, options: InjectOptions, what: string): 
 
 const privateState = (state: State): boolean => state.includes('(private)')
 
-async function setUp (app: FastifyInstance, cast: Cast, state: State, n: number): Promise<Cell> {
+async function setUp (app: FastifyInstance, cast: Cast, state: State, n: number, withAttachment: boolean): Promise<Cell> {
   const { owner, moderator, target, invitee } = cast
   const isPrivate = privateState(state)
   const room = (await ok(app, { method: 'POST', url: '/api/v1/rooms', headers: owner.auth, payload: { name: `matrix ${n}`, is_private: isPrivate } }, 'create')).id as number
@@ -56,6 +66,11 @@ async function setUp (app: FastifyInstance, cast: Cast, state: State, n: number)
   await ok(app, { method: 'PATCH', url: `/api/v1/rooms/${room}/members/${moderator.id}`, headers: owner.auth, payload: { role: 'moderator' } }, 'promote')
   await join(target)
   const targets = (await sendAs(app, target, room, 'the target\'s message')).id
+  let attachment = 0
+  if (withAttachment) {
+    attachment = await uploadAs(app, target)
+    await ok(app, { method: 'POST', url: '/api/v1/messages', headers: target.auth, payload: { room_id: room, content: '', attachment_ids: [attachment] } }, 'attach')
+  }
   await invite(invitee)
 
   let subject = cast.member
@@ -112,7 +127,7 @@ async function setUp (app: FastifyInstance, cast: Cast, state: State, n: number)
       await ok(app, { method: 'DELETE', url: `/api/v1/rooms/${room}`, headers: owner.auth }, 'delete the room')
       break
   }
-  return { room, subject, own, targets }
+  return { room, subject, own, targets, attachment }
 }
 
 /** The REST request of a call, made by the subject. */
@@ -147,6 +162,7 @@ function restRequest (call: Call, cell: Cell, cast: Cast): InjectOptions | undef
     case 'DELETE /messages/{id}/reactions/{emoji}': return { method: 'DELETE', url: `/api/v1/messages/${cell.targets}/reactions/${emoji}`, headers }
     case 'GET /messages/{id}/replies': return { method: 'GET', url: `/api/v1/messages/${cell.targets}/replies`, headers }
     case 'GET /search/messages?room_id={id}': return { method: 'GET', url: `/api/v1/search/messages?q=hello&room_id=${cell.room}`, headers }
+    case 'GET /attachments/{target\'s}': return { method: 'GET', url: `/api/v1/attachments/${cell.attachment}`, headers }
     default: return undefined
   }
 }
@@ -221,7 +237,7 @@ async function runMatrix (t: Test, engine: Engine): Promise<void> {
   let n = 0
   for (const state of STATES) {
     for (const call of CALLS) {
-      const cell = await setUp(app, cast, state, ++n)
+      const cell = await setUp(app, cast, state, ++n, call.startsWith('GET /attachments'))
       observed[call].push(await outcomeOf(t, app, url, call, cell, cast))
     }
   }

@@ -57,6 +57,7 @@ export const CALLS = [
   'DELETE /messages/{id}/reactions/{emoji}',
   'GET /messages/{id}/replies',
   'GET /search/messages?room_id={id}',
+  'GET /attachments/{target\'s}',
   'ws message:send',
   'ws room:join',
   'ws sync',
@@ -107,6 +108,8 @@ export const EXPECTED: Record<Call, readonly string[]> = {
   'DELETE /messages/{id}/reactions/{emoji}': row('404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 204 | 204 | 204 | 204 | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 401 UNAUTHORIZED | 404 MESSAGE_NOT_FOUND'),
   'GET /messages/{id}/replies': row('404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 200 | 200 | 200 | 200 | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 404 MESSAGE_NOT_FOUND | 401 UNAUTHORIZED | 404 MESSAGE_NOT_FOUND'),
   'GET /search/messages?room_id={id}': row('403 NOT_A_MEMBER | 404 ROOM_NOT_FOUND | 403 NOT_A_MEMBER | 200 | 200 | 200 | 200 | 403 NOT_A_MEMBER | 403 NOT_A_MEMBER | 403 NOT_A_MEMBER | 404 ROOM_NOT_FOUND | 404 ROOM_NOT_FOUND | 403 NOT_A_MEMBER | 404 ROOM_NOT_FOUND | 401 UNAUTHORIZED | 404 ROOM_NOT_FOUND'),
+  // The uploader aside, an attachment is read by the members of the room it was posted in (muted ones too); anyone else is answered as for a missing id.
+  "GET /attachments/{target's}": row('404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 200 | 200 | 200 | 200 | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 404 ATTACHMENT_NOT_FOUND | 401 UNAUTHORIZED | 404 ATTACHMENT_NOT_FOUND'),
   'ws message:send': row('error NOT_A_MEMBER | error ROOM_NOT_FOUND | error NOT_A_MEMBER | message:new | error MUTED | message:new | message:new | error NOT_A_MEMBER | error NOT_A_MEMBER | error NOT_A_MEMBER | error ROOM_NOT_FOUND | error ROOM_NOT_FOUND | error NOT_A_MEMBER | error ROOM_NOT_FOUND | upgrade 401 | error ROOM_NOT_FOUND'),
   'ws room:join': row('room:joined | error ROOM_NOT_FOUND | room:joined | room:joined | room:joined | room:joined | room:joined | room:joined | room:joined | error BANNED | error ROOM_NOT_FOUND | error ROOM_NOT_FOUND | room:joined | error ROOM_NOT_FOUND | upgrade 401 | error ROOM_NOT_FOUND'),
   'ws sync': row('error NOT_A_MEMBER | error ROOM_NOT_FOUND | error NOT_A_MEMBER | sync:done | sync:done | sync:done | sync:done | error NOT_A_MEMBER | error NOT_A_MEMBER | error NOT_A_MEMBER | error ROOM_NOT_FOUND | error ROOM_NOT_FOUND | error NOT_A_MEMBER | error ROOM_NOT_FOUND | upgrade 401 | error ROOM_NOT_FOUND'),
