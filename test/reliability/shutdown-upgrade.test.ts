@@ -30,10 +30,16 @@ t.test('a socket that opens after the shutdown began is refused or closed with 1
   })
   // Until the upgrade waits on the lock.
   let waiting = false
-  for (let i = 0; i < 200 && !waiting; i++) {
+  for (let i = 0; i < 400 && !waiting; i++) {
+    // Inside the locker's transaction pg_stat_activity is a snapshot taken at its first read: clear it each time.
+    await locker.query('SELECT pg_stat_clear_snapshot()')
     const { rows } = await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
     waiting = rows[0]!.n > 0
-    if (!waiting) await new Promise(resolve => setTimeout(resolve, 25))
+    if (!waiting) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  if (!waiting) {
+    const { rows } = await locker.query('SELECT state, wait_event_type, wait_event, left(query, 120) AS query FROM pg_stat_activity WHERE datname = current_database()')
+    t.comment(JSON.stringify(rows))
   }
   t.ok(waiting, 'the upgrade is waiting on its room read')
 

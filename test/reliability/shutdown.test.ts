@@ -150,6 +150,8 @@ t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
   const inFlight = send(server, token, roomId, 'held up')
   // Until the send is waiting on the lock.
   for (let i = 0; i < 100; i++) {
+    // Inside the locker's transaction pg_stat_activity is a snapshot taken at its first read: clear it each time.
+    await locker.query('SELECT pg_stat_clear_snapshot()')
     const { rows } = await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
     if (rows[0]!.n > 0) break
     await new Promise(resolve => setTimeout(resolve, 50))

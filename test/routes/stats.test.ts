@@ -264,9 +264,10 @@ t.test('migration 0013 goes down and up again', async t => {
   const { db } = await connectDatabase({ databaseUrl: await freshDatabase(t), dataDir: 'memory://' })
   t.teardown(async () => { await db.destroy() })
   t.error((await migrator(db).migrateToLatest()).error)
-  const down = await migrator(db).migrateDown()
+  // Down to the migration before it (later ones go down first).
+  const down = await migrator(db).migrateTo('0012_search')
   t.error(down.error)
-  t.match(down.results, [{ migrationName: '0013_analytics', direction: 'Down', status: 'Success' }])
+  t.match(down.results?.find(r => r.migrationName === '0013_analytics'), { direction: 'Down', status: 'Success' }, '0013 went down')
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from information_schema.columns where table_name = 'users' and column_name = 'last_seen_at'`.execute(db)
   t.equal(rows[0]!.n, 0, 'last_seen_at is gone')
   t.error((await migrator(db).migrateToLatest()).error, 'and up again')
