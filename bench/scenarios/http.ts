@@ -40,12 +40,18 @@ export async function p1 (ctx: Context): Promise<Row[]> {
 }
 
 async function api<T> (base: string, path: string, body: unknown, token?: string): Promise<T> {
-  const response = await fetch(base + path, {
+  const post = async (): Promise<Response> => await fetch(base + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(10_000)
   })
+  let response = await post()
+  // A server just started on a busy machine may shed load for a moment (503 OVERLOADED): the set-up waits it out.
+  for (let i = 0; i < 20 && response.status === 503; i++) {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    response = await post()
+  }
   const text = await response.text()
   if (response.status >= 300) throw new Error(`POST ${path}: ${response.status} ${text}`)
   return JSON.parse(text) as T
