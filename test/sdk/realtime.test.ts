@@ -15,7 +15,7 @@ import { build, createRoom, freshDatabase, joinRoom, type Session, signUp } from
  * nothing lost, nothing twice, edits, deletes and reactions applied.
  */
 
-const RUNS = Number(process.env.SDK_MODEL_RUNS ?? 12)
+const RUNS = Number(process.env.SDK_MODEL_RUNS ?? 6)
 // A run takes a second or more (restarts build the app again): the file's time grows with RUNS.
 t.setTimeout(Math.max(300_000, RUNS * 10_000))
 
