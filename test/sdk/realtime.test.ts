@@ -17,7 +17,7 @@ import { build, createRoom, freshDatabase, joinRoom, type Session, signUp } from
 
 const RUNS = Number(process.env.SDK_MODEL_RUNS ?? 6)
 // A run takes a second or more (restarts build the app again): the file's time grows with RUNS.
-t.setTimeout(Math.max(300_000, RUNS * 10_000))
+t.setTimeout(Math.max(300_000, RUNS * 30_000))
 
 /** A TCP proxy to `target`: `cut()` destroys every connection through it, mid-stream. */
 async function proxy (t: Test, target: () => number): Promise<{ port: number, cut: () => number }> {
