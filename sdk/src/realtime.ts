@@ -121,6 +121,8 @@ interface Events {
 
 const FEED = new Set(['message:new', 'message:updated', 'message:deleted', 'reaction:added', 'reaction:removed', 'member:joined', 'member:left', 'member:updated', 'room:updated'])
 const OPEN = 1
+/** How long one send attempt may take before it is tried again. */
+const SEND_TIMEOUT_MS = 10_000
 
 /**
  * The realtime client: one socket, reconnected with full-jitter exponential backoff; every room
@@ -216,7 +218,9 @@ export class ChatClient {
         response = await this.fetch(`${this.options.baseUrl}/api/v1/messages`, {
           method: 'POST',
           headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ room_id: roomId, content, client_msg_id: clientMsgId, ...extra })
+          body: JSON.stringify({ room_id: roomId, content, client_msg_id: clientMsgId, ...extra }),
+          // A request that hangs (a connection that died without closing) is tried again, with the same id.
+          signal: AbortSignal.timeout(SEND_TIMEOUT_MS)
         })
       } catch {
         response = undefined // the connection failed: try again with the same id
