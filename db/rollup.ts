@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Db } from './database.js'
 
 /** The advisory lock key one rollup run holds for its transaction ('chat' and 13, the migration). */
@@ -12,6 +12,39 @@ export const ROLLUP_LOCK_KEY = 0x6368_6174_0013
 const GAP_HORIZON = sql`interval '10 minutes'`
 
 const utcDay = (column: string): ReturnType<typeof sql> => sql`(${sql.ref(column)} at time zone 'UTC')::date`
+
+type Source = 'messages' | 'users'
+
+/**
+ * The `fresh` CTE of a pass over `source`: its rows past the watermark, and those below it that an
+ * earlier pass found missing (rollup_gaps), each with its UTC day and the `extra` columns.
+ */
+function fresh (source: Source, watermark: string, extra?: RawBuilder<unknown>): RawBuilder<unknown> {
+  const columns = extra === undefined
+    ? sql`t.id, ${utcDay('t.created_at')} as day`
+    : sql`t.id, ${utcDay('t.created_at')} as day, ${extra}`
+  return sql`fresh as materialized (
+      select ${columns} from ${sql.table(source)} t where t.id > ${watermark}::bigint
+      union all
+      select ${columns} from rollup_gaps g join ${sql.table(source)} t on t.id = g.id where g.source = ${sql.lit(source)}
+    )`
+}
+
+/**
+ * The gap bookkeeping of a pass over `source` (CTEs after `fresh`): ids found now leave
+ * rollup_gaps, and ids between the watermark and the newest fresh one that are not visible yet
+ * (a send still committing, or one that rolled back) enter it.
+ */
+function gapBookkeeping (source: Source, watermark: string): RawBuilder<unknown> {
+  return sql`found as (
+      delete from rollup_gaps where source = ${sql.lit(source)} and id in (select id from fresh)
+    ),
+    missing as (
+      insert into rollup_gaps (source, id)
+      select ${sql.lit(source)}, g from generate_series(${watermark}::bigint + 1, (select max(id) from fresh where id > ${watermark}::bigint)) g
+      except select ${sql.lit(source)}, id from fresh
+    )`
+}
 
 export interface RollupCounts {
   /** Messages added to the daily rows by this run. */
@@ -41,11 +74,7 @@ export async function rollUpPastWatermark (trx: Db): Promise<RollupCounts> {
   const { last_message_id: lastMessageId, last_user_id: lastUserId } = state.rows[0] ?? { last_message_id: '0', last_user_id: '0' }
 
   const messages = await sql<{ top: string | null, counted: number }>`
-    with fresh as materialized (
-      select m.id, m.room_id, m.user_id, ${utcDay('m.created_at')} as day from messages m where m.id > ${lastMessageId}::bigint
-      union all
-      select m.id, m.room_id, m.user_id, ${utcDay('m.created_at')} from rollup_gaps g join messages m on m.id = g.id where g.source = 'messages'
-    ),
+    with ${fresh('messages', lastMessageId, sql`t.room_id, t.user_id`)},
     daily as (
       insert into daily_stats (day, messages) select day, count(*) from fresh group by day
       on conflict (day) do update set messages = daily_stats.messages + excluded.messages
@@ -58,34 +87,16 @@ export async function rollUpPastWatermark (trx: Db): Promise<RollupCounts> {
       insert into room_daily_messages (room_id, day, messages) select room_id, day, count(*) from fresh group by room_id, day
       on conflict (room_id, day) do update set messages = room_daily_messages.messages + excluded.messages
     ),
-    found as (
-      delete from rollup_gaps where source = 'messages' and id in (select id from fresh)
-    ),
-    missing as (
-      insert into rollup_gaps (source, id)
-      select 'messages', g from generate_series(${lastMessageId}::bigint + 1, (select max(id) from fresh where id > ${lastMessageId}::bigint)) g
-      except select 'messages', id from fresh
-    )
+    ${gapBookkeeping('messages', lastMessageId)}
     select (select max(id) from fresh)::text as top, (select count(*) from fresh)::int as counted`.execute(trx)
 
   const users = await sql<{ top: string | null, counted: number }>`
-    with fresh as materialized (
-      select u.id, ${utcDay('u.created_at')} as day from users u where u.id > ${lastUserId}::bigint
-      union all
-      select u.id, ${utcDay('u.created_at')} from rollup_gaps g join users u on u.id = g.id where g.source = 'users'
-    ),
+    with ${fresh('users', lastUserId)},
     daily as (
       insert into daily_stats (day, new_users) select day, count(*) from fresh group by day
       on conflict (day) do update set new_users = daily_stats.new_users + excluded.new_users
     ),
-    found as (
-      delete from rollup_gaps where source = 'users' and id in (select id from fresh)
-    ),
-    missing as (
-      insert into rollup_gaps (source, id)
-      select 'users', g from generate_series(${lastUserId}::bigint + 1, (select max(id) from fresh where id > ${lastUserId}::bigint)) g
-      except select 'users', id from fresh
-    )
+    ${gapBookkeeping('users', lastUserId)}
     select (select max(id) from fresh)::text as top, (select count(*) from fresh)::int as counted`.execute(trx)
 
   await sql`delete from rollup_gaps where seen_at < now() - ${GAP_HORIZON}`.execute(trx)

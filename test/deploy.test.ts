@@ -17,8 +17,10 @@ import { buildState, sourcesHash } from '../scripts/build.mjs'
 import { freePort, uniqueEmail } from './helper.js'
 import { childEnv, type Server, start, tempDir, terminate, untilHealthy } from './server-process.js'
 
-// A production install (npm ci) and a TypeScript build (tsc) in here, each tens of seconds on a busy machine.
+// A production install (npm ci) and a TypeScript build (tsc) in here, each tens of seconds on a busy
+// machine: those two tests run in `npm run test:long` (DEPLOY_INSTALL=1), which CI runs after npm test.
 t.setTimeout(600_000)
+const installs = process.env.DEPLOY_INSTALL === '1' ? false : 'a production install and a build: set DEPLOY_INSTALL=1 (npm run test:long does)'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
@@ -149,7 +151,7 @@ t.test('Dockerfile: a build stage, then a runtime stage with production dependen
   t.ok(of('VOLUME').some(i => (i.getArgumentsContent() ?? '').includes('/data')), 'DATA_DIR is a volume')
 })
 
-t.test('the runtime stage, done here: a production-only install, its CMD serving on the build stage\'s dist/ and template, its HEALTHCHECK command', async t => {
+t.test('the runtime stage, done here: a production-only install, its CMD serving on the build stage\'s dist/ and template, its HEALTHCHECK command', { skip: installs }, async t => {
   const dir = await checkout(t)
   // The sources with their scripts: a production install must not need a dev dependency (tsx, tsc).
   const install = await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], dir)
@@ -197,7 +199,7 @@ t.test('the runtime stage, done here: a production-only install, its CMD serving
   t.match(stale.stderr, /not starting: dist\/ was built from other sources than these/)
 })
 
-t.test('npm start, where the compiler is installed, builds a stale dist/ first and serves the new build', async t => {
+t.test('npm start, where the compiler is installed, builds a stale dist/ first and serves the new build', { skip: installs }, async t => {
   const dir = await checkout(t)
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
