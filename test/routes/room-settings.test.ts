@@ -42,17 +42,22 @@ async function directRoom (app: FastifyInstance, a: Session, b: Session): Promis
 const lastSeq = async (app: FastifyInstance, roomId: number): Promise<number> =>
   (await app.db.selectFrom('rooms').select('last_seq').where('id', '=', roomId).executeTakeFirstOrThrow()).last_seq
 
+/** A public room with its owner, a moderator and a member (who joined in that order), an outsider and a site admin. */
+async function staffedRoom (app: FastifyInstance, name: string) {
+  const [owner, moderator, member, outsider, admin] = [await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app)] as const
+  await makeAdmin(app, admin)
+  const room = await createRoom(app, owner, name)
+  for (const user of [moderator, member]) await joinRoom(app, user, room)
+  await makeModerator(app, room, moderator)
+  return { owner, moderator, member, outsider, admin, room }
+}
+
 const MISSING = 2147483647
 const AUTH_NOW = { env: { AUTH_CACHE_SECONDS: '0' } }
 
 t.test('GET /rooms/{id}: anyone for a public room; members and invitees for a private one; 404 for everyone else, the body of a missing id', async t => {
   const app = await build(t, AUTH_NOW)
-  const owner = await signUp(app)
-  const member = await signUp(app)
-  const invitee = await signUp(app)
-  const outsider = await signUp(app)
-  const banned = await signUp(app)
-  const admin = await signUp(app)
+  const [owner, member, invitee, outsider, banned, admin] = [await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app)] as const
   await makeAdmin(app, admin)
 
   const open = await createRoom(app, owner, 'open to all')
@@ -152,15 +157,7 @@ t.test('create with is_private: true; GET /rooms lists public rooms and your pri
 t.test('PATCH /rooms/{id}: who may change what; room:updated live, over HTTP and in sync, the same frame', async t => {
   const app = await build(t, AUTH_NOW)
   const url = await listen(app)
-  const owner = await signUp(app)
-  const moderator = await signUp(app)
-  const member = await signUp(app)
-  const outsider = await signUp(app)
-  const admin = await signUp(app)
-  await makeAdmin(app, admin)
-  const room = await createRoom(app, owner, 'Town Hall')
-  for (const user of [moderator, member]) await joinRoom(app, user, room) // 1, 2
-  await makeModerator(app, room, moderator)
+  const { owner, moderator, member, outsider, admin, room } = await staffedRoom(app, 'Town Hall') // joins: seq 1, 2
   const watcher = await TestSocket.as(t, url, member)
 
   const renamed = await call(app, owner, 'PATCH', `/api/v1/rooms/${room}`, { name: '  Town Square  ', description: '  Everything local  ' }) // 3
@@ -249,16 +246,7 @@ t.test('PATCH /rooms/{id}: who may change what; room:updated live, over HTTP and
 
 t.test('DELETE /rooms/{id}: the owner or a site admin; the room goes with everything in it', async t => {
   const app = await build(t, AUTH_NOW)
-  const owner = await signUp(app)
-  const moderator = await signUp(app)
-  const member = await signUp(app)
-  const outsider = await signUp(app)
-  const admin = await signUp(app)
-  await makeAdmin(app, admin)
-
-  const room = await createRoom(app, owner, 'doomed')
-  for (const user of [moderator, member]) await joinRoom(app, user, room)
-  await makeModerator(app, room, moderator)
+  const { owner, moderator, member, outsider, admin, room } = await staffedRoom(app, 'doomed')
   const root = await sendAs(app, member, room, 'a thread root')
   const reply = await call(app, owner, 'POST', '/api/v1/messages', { room_id: room, content: 'a reply', reply_to: root.id })
   t.equal(reply.statusCode, 201)

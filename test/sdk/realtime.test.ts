@@ -74,13 +74,19 @@ async function until (what: string, check: () => Promise<boolean> | boolean, ms 
   }
 }
 
-t.test('two clients follow a room: messages, edits, deletes and reactions arrive once, in order', async t => {
+/** A listening server, and a room of alice's that bob has joined. */
+async function twoInARoom (t: Test) {
   const app = await build(t)
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   const alice = await signUp(app)
   const bob = await signUp(app)
   const room = await createRoom(app, alice, 'sdk')
   await joinRoom(app, bob, room)
+  return { app, address, alice, bob, room }
+}
+
+t.test('two clients follow a room: messages, edits, deletes and reactions arrive once, in order', async t => {
+  const { app, address, alice, bob, room } = await twoInARoom(t)
   const a = new ChatClient({ baseUrl: address, token: alice.token, userId: alice.id, webSocket: nodeSocket })
   const b = new ChatClient({ baseUrl: address, token: bob.token, userId: bob.id, webSocket: nodeSocket })
   t.teardown(() => { a.close(); b.close() })
@@ -113,12 +119,7 @@ t.test('two clients follow a room: messages, edits, deletes and reactions arrive
 })
 
 t.test('the SDK resumes after the server closes its socket, and after 4401 stops', async t => {
-  const app = await build(t)
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const room = await createRoom(app, alice, 'sdk')
-  await joinRoom(app, bob, room)
+  const { app, address, alice, bob, room } = await twoInARoom(t)
   const b = new ChatClient({ baseUrl: address, token: bob.token, userId: bob.id, webSocket: nodeSocket, backoff: { initialMs: 20, maxMs: 200 } })
   t.teardown(() => { b.close() })
   const statuses: string[] = []
