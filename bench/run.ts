@@ -10,6 +10,7 @@ import { createDatabase, dropDatabases } from './lib/db.js'
 import { buildIfStale, killAllNow, root, stopAll } from './lib/proc.js'
 import { format, type Row, skipped } from './lib/report.js'
 import { p14 } from './scenarios/abuse.js'
+import { p11 } from './scenarios/attachments.js'
 import { p10 } from './scenarios/catchup.js'
 import { p6 } from './scenarios/history.js'
 import { p1, p2 } from './scenarios/http.js'
@@ -27,7 +28,7 @@ const quick = args.includes('--quick')
 const only = args.find(a => a.startsWith('--only='))?.slice('--only='.length).toUpperCase().split(',')
 
 /** In priority order. */
-const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7], ['P9', p9], ['P10', p10], ['P12', p12], ['P13', p13], ['P14', p14]]
+const scenarios: Array<[string, Scenario]> = [['P1', p1], ['P2', p2], ['P5', p5], ['P8', p8], ['P3', p3], ['P4', p4], ['P6', p6], ['P7', p7], ['P9', p9], ['P10', p10], ['P11', p11], ['P12', p12], ['P13', p13], ['P14', p14]]
 
 /** The whole run stops by itself after this, whatever happens. */
 const HARD_LIMIT_MS = (quick ? 5 : 40) * 60_000

@@ -69,9 +69,23 @@ export interface Config {
   /**
    * Attachments: uploads of at most `maxUploadBytes` (MAX_UPLOAD_BYTES), removed `ttlHours`
    * (UPLOAD_TTL_HOURS) after upload when never attached; kept by `driver` (STORAGE_DRIVER): `disk`,
-   * under DATA_DIR/uploads (a temporary directory per app with `memory://`), or `s3`.
+   * under DATA_DIR/uploads (a temporary directory per app with `memory://`), or `s3`, in `s3.bucket`
+   * (S3_BUCKET, S3_REGION, S3_ENDPOINT for an S3-compatible server, S3_FORCE_PATH_STYLE; the
+   * credentials S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, else undefined: the AWS SDK's default chain).
    */
-  uploads: { maxBytes: number, ttlHours: number, driver: 'disk' | 's3' }
+  uploads: {
+    maxBytes: number
+    ttlHours: number
+    driver: 'disk' | 's3'
+    /** Set when `driver` is `s3`. */
+    s3: {
+      bucket: string
+      region: string
+      endpoint: string | undefined
+      forcePathStyle: boolean
+      credentials: { accessKeyId: string, secretAccessKey: string } | undefined
+    } | undefined
+  }
   /** WebSocket connection caps, per instance. */
   websocket: {
     maxSocketsPerUser: number
@@ -251,16 +265,47 @@ function jwtSecretFrom (env: Env, environment: Config['environment'], dataDir: s
   return generated
 }
 
-/** MAX_UPLOAD_BYTES (default 10 MiB), UPLOAD_TTL_HOURS (default 24), STORAGE_DRIVER (disk or s3). */
+/**
+ * S3_BUCKET (required), S3_REGION (default us-east-1), S3_ENDPOINT (an http(s) URL, for S3-compatible
+ * servers), S3_FORCE_PATH_STYLE (default false; most S3-compatible servers need true), and
+ * S3_ACCESS_KEY_ID with S3_SECRET_ACCESS_KEY (both or neither: neither is the SDK's default chain).
+ */
+function s3From (env: Env): NonNullable<Config['uploads']['s3']> {
+  const bucket = str(env, 'S3_BUCKET')
+  if (bucket === undefined) throw new ConfigError('S3_BUCKET must be set when STORAGE_DRIVER=s3 (the bucket that keeps attachments)')
+  // S3's rules for bucket names (3-63 characters: lower-case letters, digits, dots, hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(`S3_BUCKET must be a bucket name of 3-63 lower-case letters, digits, dots and hyphens (got "${bucket}")`)
+  }
+  const region = str(env, 'S3_REGION') ?? 'us-east-1'
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError(`S3_REGION must be a region name such as eu-west-1 (got "${region}")`)
+  const endpoint = str(env, 'S3_ENDPOINT')
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
+    throw new ConfigError(`S3_ENDPOINT must be an http:// or https:// URL such as http://127.0.0.1:9000 (got "${endpoint}")`)
+  }
+  const accessKeyId = str(env, 'S3_ACCESS_KEY_ID')
+  const secretAccessKey = str(env, 'S3_SECRET_ACCESS_KEY')
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK\'s default credentials)')
+  }
+  return {
+    bucket,
+    region,
+    endpoint,
+    forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', false),
+    credentials: accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey }
+  }
+}
+
+/** MAX_UPLOAD_BYTES (default 10 MiB), UPLOAD_TTL_HOURS (default 24), STORAGE_DRIVER (disk or s3, with the S3_ variables). */
 function uploadsFrom (env: Env): Config['uploads'] {
   const driver = (str(env, 'STORAGE_DRIVER') ?? 'disk').toLowerCase()
   if (driver !== 'disk' && driver !== 's3') throw new ConfigError(`STORAGE_DRIVER must be disk or s3 (got "${driver}")`)
-  // The S3 driver is not built yet: refuse it at start-up rather than fail on the first upload.
-  if (driver === 's3') throw new ConfigError('STORAGE_DRIVER must be disk: the s3 driver is not available in this version')
   return {
     maxBytes: int(env, 'MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
     ttlHours: int(env, 'UPLOAD_TTL_HOURS', 24, 1, 24 * 365),
-    driver
+    driver,
+    s3: driver === 's3' ? s3From(env) : undefined
   }
 }
 

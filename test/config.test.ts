@@ -36,7 +36,7 @@ t.test('defaults', async t => {
   t.equal(config.corsOrigins, true, 'any origin in development')
   t.equal(config.redisUrl, undefined)
   t.same(config.rateLimit, { enabled: true, register: 20, login: 30, messages: 30, global: 300, rooms: 20, wsFrames: 600, uploads: 30 })
-  t.same(config.uploads, { maxBytes: 10 * 1024 * 1024, ttlHours: 24, driver: 'disk' })
+  t.same(config.uploads, { maxBytes: 10 * 1024 * 1024, ttlHours: 24, driver: 'disk', s3: undefined })
   t.same(config.websocket, { maxSocketsPerUser: 20, maxSocketsPerAddress: 200 })
   t.same(config.feed, { gapWaitMs: 150 })
   t.equal(config.wsOrigins, true, 'any page may open a socket in development')
@@ -68,7 +68,23 @@ t.test('port: PORT, or the seed\'s APP_PORT', async t => {
   throwsNaming(t, { ...base, UPLOAD_TTL_HOURS: '0' }, 'UPLOAD_TTL_HOURS', 'UPLOAD_TTL_HOURS=0')
   throwsNaming(t, { ...base, RATE_LIMIT_UPLOADS: 'many' }, 'RATE_LIMIT_UPLOADS', 'RATE_LIMIT_UPLOADS=many')
   throwsNaming(t, { ...base, STORAGE_DRIVER: 'ftp' }, 'STORAGE_DRIVER', 'STORAGE_DRIVER=ftp')
-  throwsNaming(t, { ...base, STORAGE_DRIVER: 's3' }, 'STORAGE_DRIVER', 'STORAGE_DRIVER=s3 (not built yet)')
+})
+
+t.test('storage: STORAGE_DRIVER=s3 and its S3_ variables', async t => {
+  const s3 = { ...base, STORAGE_DRIVER: 's3', S3_BUCKET: 'chat-files' }
+  t.same(loadConfig(s3).uploads.s3, { bucket: 'chat-files', region: 'us-east-1', endpoint: undefined, forcePathStyle: false, credentials: undefined },
+    'only a bucket: the default region and the SDK\'s default credentials')
+  t.same(loadConfig({ ...s3, STORAGE_DRIVER: 'S3', S3_REGION: 'eu-west-3', S3_ENDPOINT: 'http://127.0.0.1:9000', S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'AKIA1', S3_SECRET_ACCESS_KEY: 'secret' }).uploads,
+    { maxBytes: 10 * 1024 * 1024, ttlHours: 24, driver: 's3', s3: { bucket: 'chat-files', region: 'eu-west-3', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, credentials: { accessKeyId: 'AKIA1', secretAccessKey: 'secret' } } })
+  t.equal(loadConfig({ ...base, S3_BUCKET: 'Not A Bucket!' }).uploads.s3, undefined, 'the S3_ variables are not read for disk')
+  throwsNaming(t, { ...base, STORAGE_DRIVER: 's3' }, 'S3_BUCKET', 's3 without a bucket')
+  throwsNaming(t, { ...s3, S3_BUCKET: 'My_Bucket' }, 'S3_BUCKET', 'a bucket name S3 refuses')
+  throwsNaming(t, { ...s3, S3_BUCKET: 'ab' }, 'S3_BUCKET', 'a bucket name too short')
+  throwsNaming(t, { ...s3, S3_REGION: 'EU West' }, 'S3_REGION', 'a region with spaces')
+  throwsNaming(t, { ...s3, S3_ENDPOINT: 'minio:9000' }, 'S3_ENDPOINT', 'an endpoint without a scheme')
+  throwsNaming(t, { ...s3, S3_FORCE_PATH_STYLE: 'sometimes' }, 'S3_FORCE_PATH_STYLE', 'path style neither true nor false')
+  throwsNaming(t, { ...s3, S3_ACCESS_KEY_ID: 'AKIA1' }, 'S3_ACCESS_KEY_ID', 'a key id without its secret')
+  throwsNaming(t, { ...s3, S3_SECRET_ACCESS_KEY: 'secret' }, 'S3_ACCESS_KEY_ID', 'a secret without its key id')
 })
 
 t.test('database: DATABASE_URL, or the seed\'s DB_* variables', async t => {

@@ -6563,7 +6563,7 @@ export interface operations {
                      * Format: binary
                      * @description The file; its part's filename is kept for display
                      */
-                    file: string;
+                    file: Blob;
                 };
             };
         };
@@ -6703,8 +6703,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
-                    "image/*": string;
+                    "application/octet-stream": Blob;
+                    "image/*": Blob;
                 };
             };
             /** @description The range asked for */
@@ -6731,8 +6731,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
-                    "image/*": string;
+                    "application/octet-stream": Blob;
+                    "image/*": Blob;
                 };
             };
             /** @description Not modified (If-None-Match named its ETag) */
@@ -6864,8 +6864,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
-                    "image/*": string;
+                    "application/octet-stream": Blob;
+                    "image/*": Blob;
                 };
             };
             /** @description Not modified (If-None-Match named its ETag) */

@@ -5,7 +5,7 @@ export interface ByteRange { start: number, end: number }
 
 /**
  * Where attachments' bytes live, by key (random keys the app makes, never user input). One small
- * interface, so that a driver for an object store (S3) can stand in for the disk one: `put`
+ * interface, the disk driver (disk.ts) and the S3 one (s3.ts) alike: `put`
  * consumes a stream and returns how many bytes it stored; `get` streams an object or a range of
  * it (never read whole); `delete` is idempotent (a missing key is no error).
  */
