@@ -209,7 +209,7 @@ export class ChatClient {
    * and 429 until the server answers; resolves with the stored Message (201, or 200 for a retry the
    * server had already stored), rejects with the server's `{error, code}` for a refusal.
    */
-  async send (roomId: number, content: string, extra: { reply_to?: number } = {}): Promise<Message> {
+  async send (roomId: number, content: string, extra: { reply_to?: number, attachment_ids?: number[] } = {}): Promise<Message> {
     const clientMsgId = randomId()
     for (let attempt = 0; ; attempt++) {
       if (this.stopped) throw new Error('the client was closed')
@@ -231,6 +231,30 @@ export class ChatClient {
       }
       await sleep(this.delay(attempt))
     }
+  }
+
+  /**
+   * Sends a frame that needs no acknowledgement (`typing`, `presence:get`) on the open socket;
+   * false (nothing sent) while the socket is not open: such frames are not worth queueing.
+   */
+  sendFrame (frame: ClientFrame): boolean {
+    if (this.socket?.readyState !== OPEN) return false
+    this.socket.send(JSON.stringify(frame))
+    return true
+  }
+
+  /**
+   * Follows a room you just created or joined over REST (the socket is subscribed to it already):
+   * its feed is replayed from the start, so its history shows too, not only what follows your join.
+   */
+  watch (roomId: number): RoomState {
+    const state = this.room(roomId)
+    if (state.messages.size === 0) {
+      state.lastSeq = 0
+      state.ahead.clear()
+    }
+    this.resync([roomId])
+    return state
   }
 
   private room (id: number): RoomState {
