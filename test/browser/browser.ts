@@ -8,18 +8,18 @@ import type { Test } from 'tap'
 import { build } from '../helper.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
+/** The one line a browser test is skipped with where Chromium is missing. */
+export const NO_CHROMIUM = `no Chromium at ${CHROMIUM} (apt-get install -y chromium): the browser tests are skipped`
 /** Where the screenshots go (git-ignored). */
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/browser/', import.meta.url))
 
 /**
- * Chromium, closed when `t` ends; or undefined, with the file skipped in one line, where it is not
- * installed (a failure instead with REQUIRE_SERVICES=1, as CI runs).
+ * Chromium, closed when `t` ends; or undefined where it is not installed (the tests then skip with
+ * NO_CHROMIUM), a failure instead with REQUIRE_SERVICES=1, as CI runs.
  */
 export async function launch (t: Test): Promise<Browser | undefined> {
   if (!existsSync(CHROMIUM)) {
-    const line = `no Chromium at ${CHROMIUM} (apt-get install -y chromium): the browser tests are skipped`
-    if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1 but ${line}`)
-    t.plan(0, line)
+    if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1, but there is no Chromium at ${CHROMIUM} (apt-get install -y chromium)`)
     return undefined
   }
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })

@@ -5,7 +5,7 @@
 import type { Page } from 'playwright-core'
 import sharp from 'sharp'
 import t from 'tap'
-import { launch, screenshot, serve, watchPage } from './browser.js'
+import { launch, NO_CHROMIUM, screenshot, serve, watchPage } from './browser.js'
 
 const browser = await launch(t)
 
@@ -31,7 +31,7 @@ async function send (page: Page, text: string): Promise<void> {
   await page.getByLabel('Message', { exact: true }).press('Enter')
 }
 
-t.test('two people chat on the demo page, and one of them reconnects without losing a message', { skip: browser === undefined }, async t => {
+t.test('two people chat on the demo page, and one of them reconnects without losing a message', { skip: browser === undefined ? NO_CHROMIUM : false }, async t => {
   const origin = await serve(t)
   const alice = await browser!.newContext()
   const bob = await browser!.newContext()
