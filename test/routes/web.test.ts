@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { buildState } from '../../scripts/build.mjs'
+import { buildState, sourceFiles } from '../../scripts/build.mjs'
 import { DEMO_CSP, WEB_ROOT } from '../../routes/web/index.js'
 import { build } from '../helper.js'
 
 // npm test builds dist/ (the page's bundle with it) before tap runs.
 t.equal(buildState(), 'fresh', 'dist/ (dist/web with it) is built from these sources: run npm run build')
+
+t.test('the page\'s sources are build inputs: an edit to the page or the SDK makes dist/ stale, so npm start rebuilds it', async t => {
+  const inputs = sourceFiles()
+  for (const file of ['web/main.ts', 'web/index.html', 'web/style.css', 'sdk/src/realtime.ts', 'sdk/src/index.ts']) t.ok(inputs.includes(file), `${file} is hashed`)
+})
 
 t.test('the demo page at / is the build\'s dist/web, each file with the page\'s strict CSP', async t => {
   const app = await build(t)
