@@ -125,11 +125,13 @@ export default fp(async function swaggerPlugin (app) {
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    // Served with the origin it was fetched from, so Swagger UI's "Try it out" calls this server on
-    // whatever host and port it runs (openapi.yaml keeps the local default).
-    transformSpecification: (document, request) => ({
+    // Served with a relative server (`/`): Swagger UI's "Try it out" (and any client reading the
+    // served document) resolves it against the URL the document was fetched from, so it calls
+    // this server on whatever host, port and scheme it is reached by, also behind a TLS proxy,
+    // without echoing the request's Host header into the document. openapi.yaml keeps the local default.
+    transformSpecification: document => ({
       ...document,
-      servers: [{ url: `${request.protocol}://${request.host}`, description: 'this server (where this document was fetched from)', 'x-internal': false }]
+      servers: [{ url: '/', description: 'this server (relative: the origin this document was fetched from)', 'x-internal': false }]
     })
   })
 }, { name: 'swagger', dependencies: ['schemas'] })

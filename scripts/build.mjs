@@ -23,6 +23,9 @@ export const BUILD_INFO = 'build-info.json'
 /** Files every build depends on besides tsconfig.build.json's `include`. */
 const RECIPE = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs']
 
+/** The demo page's sources (`buildWeb`): the page itself and the SDK it bundles. */
+const WEB_INPUTS = ['web', 'sdk/src']
+
 /** What tsc compiles (TypeScript) or the build copies (plain JavaScript), and JSON that TypeScript may import. */
 const SOURCE = /\.(?:[cm]?ts|[cm]?js|json)$/
 const PLAIN_JS = /\.[cm]?js$/
@@ -45,14 +48,15 @@ function walk (base, dir) {
 
 /**
  * The build's inputs, relative to `base`, sorted: the source files under tsconfig.build.json's
- * `include` (folders walked), and the recipe (both tsconfig files and this script).
+ * `include` (folders walked), every file of the demo page's sources (WEB_INPUTS), and the recipe
+ * (both tsconfig files and this script).
  * @param {string} [base]
  * @returns {string[]}
  */
 export function sourceFiles (base = root) {
   const { include } = /** @type {{ include: string[] }} */ (JSON.parse(readFileSync(join(base, 'tsconfig.build.json'), 'utf8')))
   const files = include.flatMap(entry => walk(base, entry)).filter(file => SOURCE.test(file))
-  return [...new Set([...RECIPE, ...files])].sort()
+  return [...new Set([...RECIPE, ...files, ...WEB_INPUTS.flatMap(entry => walk(base, entry))])].sort()
 }
 
 /**
@@ -112,9 +116,15 @@ export async function build (base = root) {
     rmSync(out, { recursive: true, force: true })
     throw new Error(`tsc -p tsconfig.build.json failed (${error?.message ?? `exit ${status}`}); nothing was written to dist/`)
   }
-  for (const file of sourceFiles(base).filter(f => PLAIN_JS.test(f) && !RECIPE.includes(f))) {
+  for (const file of sourceFiles(base).filter(f => PLAIN_JS.test(f) && !RECIPE.includes(f) && !WEB_INPUTS.some(dir => f.startsWith(`${dir}/`)))) {
     mkdirSync(dirname(join(out, file)), { recursive: true })
     copyFileSync(join(base, file), join(out, file))
+  }
+  try {
+    await buildWeb(base, join(out, 'web'))
+  } catch (err) {
+    rmSync(out, { recursive: true, force: true })
+    throw new Error(`the demo page's bundle (esbuild) failed (${err instanceof Error ? err.message : String(err)}); nothing was written to dist/`)
   }
   // The compiled migrations are .js files: they carry the hash of the .ts sources they came from,
   // so that compiled and TypeScript runs name (and share) the same embedded template.
@@ -139,6 +149,31 @@ export async function build (base = root) {
       if (attempt >= 5) throw err
     }
   }
+}
+
+/**
+ * The demo page (served at `/` by routes/web): web/main.ts and the SDK it imports bundled by
+ * esbuild into `<out>/main.js` (one ES module for browsers, with its source map), and web/'s other
+ * files (index.html, style.css) copied beside it. Part of every build, so the page is never older
+ * than the server serving it: its sources are among the build's inputs (WEB_INPUTS).
+ * @param {string} base
+ * @param {string} out
+ * @returns {Promise<void>}
+ */
+export async function buildWeb (base, out) {
+  const esbuild = await import('esbuild')
+  await esbuild.build({
+    absWorkingDir: base,
+    entryPoints: [join(base, 'web', 'main.ts')],
+    outfile: join(out, 'main.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    logLevel: 'warning'
+  })
+  for (const file of walk(base, 'web').filter(f => !/\.ts$/.test(f))) copyFileSync(join(base, file), join(out, file.slice('web/'.length)))
 }
 
 // `node scripts/build.mjs [--if-stale]`: --if-stale builds only when dist/ is missing or stale (npm test).

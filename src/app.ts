@@ -28,6 +28,7 @@ import metricsRoutes from '../routes/metrics/index.js'
 import roomRoutes from '../routes/rooms/index.js'
 import searchRoutes from '../routes/search/index.js'
 import userRoutes from '../routes/users/index.js'
+import webRoutes from '../routes/web/index.js'
 import wsRoutes from '../routes/ws/index.js'
 import type { Config } from './config.js'
 import { buildValidator } from './schemas/validator.js'
@@ -182,6 +183,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
   }, { prefix: '/api/v1' })
   // After the realtime plugin: WebSocket routes need @fastify/websocket registered first.
   app.register(wsRoutes, { prefix: '/ws', config })
+  // The demo chat page at `/` (web/, built into dist/web).
+  app.register(webRoutes)
 
   return app
 }

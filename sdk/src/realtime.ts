@@ -143,6 +143,8 @@ export class ChatClient {
   private readonly random: () => number
   private readonly initialMs: number
   private readonly maxMs: number
+  /** Removes the browser's online/offline listeners (none in Node). */
+  private unwatchNetwork: (() => void) | undefined
 
   constructor (private readonly options: ChatClientOptions) {
     this.openSocket = options.webSocket ?? (url => new (globalThis as unknown as { WebSocket: new (url: string) => WebSocketLike }).WebSocket(url))
@@ -172,6 +174,7 @@ export class ChatClient {
   /** Loads your rooms and connects; resolves once the socket is open. Reconnects by itself until `close()`. */
   async connect (): Promise<void> {
     this.stopped = false
+    this.watchNetwork()
     for (const room of await this.myRooms()) {
       const state = this.room(room.id)
       state.room = room
@@ -190,8 +193,37 @@ export class ChatClient {
   close (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    this.unwatchNetwork?.()
+    this.unwatchNetwork = undefined
     this.socket?.close(1000, 'client closed')
     this.setStatus('closed')
+  }
+
+  /**
+   * In a browser, the `offline` event drops the socket at once (an open socket can outlive the
+   * network for minutes before TCP notices, and the browser's own offline mode may leave it
+   * delivering), and `online` reconnects at once instead of waiting out the backoff.
+   */
+  private watchNetwork (): void {
+    const target = globalThis as { addEventListener?: (type: string, listener: () => void) => void, removeEventListener?: (type: string, listener: () => void) => void }
+    if (this.unwatchNetwork !== undefined || typeof target.addEventListener !== 'function') return
+    const offline = (): void => {
+      const socket = this.socket
+      if (socket === undefined) return
+      socket.close(1000, 'offline')
+      this.lost(socket, 1006)
+    }
+    const online = (): void => {
+      if (this.stopped || this.socket !== undefined) return
+      clearTimeout(this.timer)
+      this.open()
+    }
+    target.addEventListener('offline', offline)
+    target.addEventListener('online', online)
+    this.unwatchNetwork = () => {
+      target.removeEventListener?.('offline', offline)
+      target.removeEventListener?.('online', online)
+    }
   }
 
   /** Resolves when every room has caught up (no replay outstanding). */
@@ -209,7 +241,7 @@ export class ChatClient {
    * and 429 until the server answers; resolves with the stored Message (201, or 200 for a retry the
    * server had already stored), rejects with the server's `{error, code}` for a refusal.
    */
-  async send (roomId: number, content: string, extra: { reply_to?: number } = {}): Promise<Message> {
+  async send (roomId: number, content: string, extra: { reply_to?: number, attachment_ids?: number[] } = {}): Promise<Message> {
     const clientMsgId = randomId()
     for (let attempt = 0; ; attempt++) {
       if (this.stopped) throw new Error('the client was closed')
@@ -231,6 +263,30 @@ export class ChatClient {
       }
       await sleep(this.delay(attempt))
     }
+  }
+
+  /**
+   * Sends a frame that needs no acknowledgement (`typing`, `presence:get`) on the open socket;
+   * false (nothing sent) while the socket is not open: such frames are not worth queueing.
+   */
+  sendFrame (frame: ClientFrame): boolean {
+    if (this.socket?.readyState !== OPEN) return false
+    this.socket.send(JSON.stringify(frame))
+    return true
+  }
+
+  /**
+   * Follows a room you just created or joined over REST (the socket is subscribed to it already):
+   * its feed is replayed from the start, so its history shows too, not only what follows your join.
+   */
+  watch (roomId: number): RoomState {
+    const state = this.room(roomId)
+    if (state.messages.size === 0) {
+      state.lastSeq = 0
+      state.ahead.clear()
+    }
+    this.resync([roomId])
+    return state
   }
 
   private room (id: number): RoomState {
@@ -272,6 +328,8 @@ export class ChatClient {
       this.resync([...this.rooms.keys()])
     }
     socket.onmessage = event => {
+      // A socket dropped by `offline` may still deliver: its frames are the replay's to bring.
+      if (this.socket !== socket) return
       try {
         this.receive(JSON.parse(String(event.data)) as ServerFrame)
       } catch (err) {
@@ -279,20 +337,23 @@ export class ChatClient {
       }
     }
     socket.onerror = () => {}
-    socket.onclose = event => {
-      if (this.socket !== socket) return
-      this.socket = undefined
-      for (const state of this.rooms.values()) state.resyncing = false
-      if (this.stopped) return
-      if (event.code === 4401) {
-        this.stopped = true
-        this.setStatus('closed')
-        this.emit('unauthorized')
-        return
-      }
-      this.setStatus('reconnecting')
-      this.timer = setTimeout(() => { this.open() }, this.delay(this.attempt++))
+    socket.onclose = event => { this.lost(socket, event.code) }
+  }
+
+  /** The socket closed (or was dropped): reconnect after the backoff, unless stopped or refused (4401). */
+  private lost (socket: WebSocketLike, code: number): void {
+    if (this.socket !== socket) return
+    this.socket = undefined
+    for (const state of this.rooms.values()) state.resyncing = false
+    if (this.stopped) return
+    if (code === 4401) {
+      this.stopped = true
+      this.setStatus('closed')
+      this.emit('unauthorized')
+      return
     }
+    this.setStatus('reconnecting')
+    this.timer = setTimeout(() => { this.open() }, this.delay(this.attempt++))
   }
 
   /** Asks the server to replay each room after the last seq applied (frames past a gap are dropped until it has). */

@@ -3,7 +3,7 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { build } from '../helper.js'
 
-/** The document as served, but for `servers` (the origin it was fetched from). */
+/** The document as served, but for `servers` (relative: `/`). */
 const withoutServers = (document: Record<string, unknown>): Record<string, unknown> => ({ ...document, servers: undefined })
 
 const committed = readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')
@@ -18,7 +18,7 @@ t.test('the running server serves the committed OpenAPI document and Swagger UI'
   const json = await app.inject({ url: '/docs/json' })
   t.equal(json.statusCode, 200)
   t.same(withoutServers(json.json()), withoutServers(parse(committed)), '/docs/json is openapi.yaml')
-  t.same(json.json().servers.map((s: { url: string }) => s.url), ['http://localhost:80'], 'its server is the origin it was fetched from')
+  t.same(json.json().servers.map((s: { url: string }) => s.url), ['/'], 'its server is relative: the origin it was fetched from')
 
   const ui = await app.inject({ url: '/docs/' })
   t.equal(ui.statusCode, 200)
@@ -29,14 +29,15 @@ t.test('the running server serves the committed OpenAPI document and Swagger UI'
   t.match(init.body, /resolveUrl\('\.\/json'\)/, 'Swagger UI loads the served document (/docs/json)')
 })
 
-t.test('on a random port, the served document names that port, so "Try it out" calls this server', async t => {
+t.test('on a random port, the served document\'s server is relative, so "Try it out" calls this server (test/browser/docs.test.ts clicks it)', async t => {
   const app = await build(t)
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   for (const path of ['/docs/json', '/docs/yaml']) {
     const response = await fetch(`${address}${path}`)
     t.equal(response.status, 200)
     const document = parse(await response.text()) as { servers: Array<{ url: string }> }
-    t.same(document.servers.map(s => s.url), [address], `${path}: servers is ${address}`)
+    t.same(document.servers.map(s => s.url), ['/'], `${path}: servers is / (resolved against ${address}${path})`)
+    t.equal(new URL(document.servers[0]!.url, `${address}${path}`).origin, address, 'which resolves to this server\'s origin')
   }
   t.match(parse(committed).servers, [{ url: 'http://localhost:8080' }], 'the committed openapi.yaml keeps the local default')
 })

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { ChatClient, type Message, type WebSocketLike } from '../../sdk/src/index.js'
-import { build, createRoom, freshDatabase, joinRoom, type Session, signUp } from '../helper.js'
+import { build, createRoom, freshDatabase, joinRoom, sendAs, type Session, signUp } from '../helper.js'
 
 /**
  * Issue 16, item 1: the SDK's realtime client against a live server, through a TCP proxy the test
@@ -116,6 +116,38 @@ t.test('two clients follow a room: messages, edits, deletes and reactions arrive
 
   const refused = await a.send(424242, 'nowhere').catch((err: { status?: number }) => err)
   t.match(refused, { status: 404 }, 'a refused send rejects with the server\'s status, and is not retried')
+})
+
+t.test('watch replays a room joined after connecting from its start; sendFrame sends typing and presence:get on the open socket only', async t => {
+  const app = await build(t)
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const alice = await signUp(app)
+  const bob = await signUp(app)
+  const room = await createRoom(app, alice, 'sdk-watch')
+  await sendAs(app, alice, room, 'before bob came')
+  const a = new ChatClient({ baseUrl: address, token: alice.token, userId: alice.id, webSocket: nodeSocket })
+  const b = new ChatClient({ baseUrl: address, token: bob.token, userId: bob.id, webSocket: nodeSocket })
+  t.teardown(() => { a.close(); b.close() })
+  await Promise.all([a.connect(), b.connect()])
+  await Promise.all([a.synced(), b.synced()])
+  t.notOk(b.rooms.has(room), 'bob is not in the room yet')
+
+  await joinRoom(app, bob, room)
+  const state = b.watch(room)
+  await until('bob has the room\'s history', () => state.timeline().length === 1)
+  t.same(state.timeline().map(m => m.content), ['before bob came'], 'watch replayed the message sent before bob joined')
+  await a.send(room, 'after bob came')
+  await until('bob gets the next one live', () => state.timeline().length === 2)
+  t.same(state.timeline().map(m => m.content), ['before bob came', 'after bob came'], 'then the feed goes on, in order, once')
+
+  const typing = new Promise(resolve => { const off = a.on('frame', frame => { if (frame.type === 'typing') { off(); resolve(frame.payload) } }) })
+  t.equal(b.sendFrame({ type: 'typing', payload: { room_id: room } }), true, 'sendFrame sends on the open socket')
+  t.match(await typing, { room_id: room, user_id: bob.id, username: bob.username }, 'alice sees bob typing')
+  const list = new Promise(resolve => { const off = b.on('frame', frame => { if (frame.type === 'presence:list') { off(); resolve(frame.payload) } }) })
+  b.sendFrame({ type: 'presence:get', payload: { room_id: room } })
+  t.same(await list, { room_id: room, user_ids: [alice.id, bob.id].sort((x, y) => x - y) }, 'presence:get answers both members online')
+  b.close()
+  t.equal(b.sendFrame({ type: 'typing', payload: { room_id: room } }), false, 'and nothing once the socket is closed')
 })
 
 t.test('the SDK resumes after the server closes its socket, and after 4401 stops', async t => {
