@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js'
 import { searchQuery } from '../../db/search.js'
 import { HEADLINE, parseQuery } from '../../src/chat/search.js'
 import type { Context } from '../lib/context.js'
-import { signToken, withClient } from '../lib/db.js'
+import { seedSpread, signToken, withClient } from '../lib/db.js'
 import { load, type LoadResult } from '../lib/load.js'
 import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
@@ -37,21 +37,13 @@ async function seed (url: string): Promise<Seeded> {
 
 /** `count` more messages (ordinary words, the common one in each), spread over the rooms and authors; the rare word goes into RARE_COUNT of the first batch. */
 async function grow (url: string, seeded: Seeded, count: number, first: boolean): Promise<void> {
-  await withClient(url, async c => {
-    await c.query('BEGIN')
-    await c.query(`WITH input AS (
-        SELECT g, ($2::int[])[1 + g % ${ROOMS}] AS room_id, ($3::int[])[1 + g % ${AUTHORS}] AS user_id FROM generate_series(1, $1::int) g
-      ), numbered AS (
-        SELECT input.*, r.last_seq + row_number() OVER (PARTITION BY input.room_id ORDER BY g) AS seq FROM input JOIN rooms r ON r.id = input.room_id
-      )
-      INSERT INTO messages (room_id, user_id, content, seq)
-      SELECT room_id, user_id,
-        ($4::text[])[1 + g % 16] || ' ' || ($4::text[])[1 + (g / 16) % 16] || ' ${COMMON}s on ' || ($4::text[])[1 + (g / 256) % 16] || '-report-' || g || '.pdf' ||
-        CASE WHEN $5 AND g % ($1 / ${RARE_COUNT}) = 0 THEN ' ${RARE}' ELSE '' END,
-        seq FROM numbered`, [count, seeded.rooms, seeded.authors, WORDS, first])
-    await c.query('UPDATE rooms SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = rooms.id) WHERE id = ANY($1::int[])', [seeded.rooms])
-    await c.query('COMMIT')
-    await c.query('VACUUM ANALYZE messages')
+  await seedSpread(url, {
+    rooms: seeded.rooms,
+    authors: seeded.authors,
+    count,
+    content: `($4::text[])[1 + g % 16] || ' ' || ($4::text[])[1 + (g / 16) % 16] || ' ${COMMON}s on ' || ($4::text[])[1 + (g / 256) % 16] || '-report-' || g || '.pdf' ||
+      CASE WHEN $5 AND g % ($1 / ${RARE_COUNT}) = 0 THEN ' ${RARE}' ELSE '' END`,
+    params: [WORDS, first]
   })
 }
 
@@ -129,8 +121,8 @@ export async function p12 (ctx: Context): Promise<Row[]> {
     const label = large >= 1_000_000 ? `${large / 1_000_000}M` : `${large / 1000}k`
     ctx.log(`P12: rare ${rareSmall.ours.mean.toFixed(1)} → ${rare.ours.mean.toFixed(1)} ms; common ${common.ours.mean.toFixed(1)} ms; piece ${piece.ours.mean.toFixed(1)} ms`)
     const planNote = (p: string): string => {
-      const gin = ['messages_search_vector_idx', 'messages_content_trgm_idx'].filter(name => p.includes(name))
-      return `${p.includes('Seq Scan on messages') ? 'Seq Scan on messages!' : 'no Seq Scan on messages'}; indexes: ${gin.join(', ') || 'none'}`
+      const used = ['messages_search_vector_idx', 'messages_content_trgm_idx', 'messages_live_created_at_id_idx'].filter(name => p.includes(name))
+      return `${p.includes('Seq Scan on messages') ? 'Seq Scan on messages!' : 'no Seq Scan on messages'}; indexes: ${used.join(', ') || 'none'}`
     }
     const failed = (r: LoadResult): string => r.failed > 0 ? `; ${r.failed} failed requests` : ''
     return [
