@@ -93,3 +93,38 @@ export async function seedMessages (url: string, roomId: number, userId: number,
     await c.query('VACUUM ANALYZE messages')
   })
 }
+
+export interface Spread {
+  rooms: number[]
+  authors: number[]
+  count: number
+  /** SQL of `g` (1…count), the message's number: its content. */
+  content: string
+  /** SQL of `g`: its created_at (default now()). */
+  createdAt?: string
+  /** What `content` and `createdAt` refer to as $4, $5, … */
+  params?: unknown[]
+}
+
+/**
+ * Appends `count` messages in one transaction: message g in room `rooms[g % rooms.length]` by
+ * `authors[g % authors.length]`, each room's numbered after its `last_seq` as sends would be,
+ * then every room's `last_seq` moved to its newest; then VACUUM ANALYZE (what autovacuum would do
+ * to a table after a bulk load, so plans are those of a settled table).
+ */
+export async function seedSpread (url: string, spread: Spread): Promise<void> {
+  const { rooms, authors, count, content, createdAt = 'now()', params = [] } = spread
+  await withClient(url, async c => {
+    await c.query('BEGIN')
+    await c.query(`WITH input AS (
+        SELECT g, ($2::int[])[1 + g % ${rooms.length}] AS room_id, ($3::int[])[1 + g % ${authors.length}] AS user_id FROM generate_series(1, $1::int) g
+      ), numbered AS (
+        SELECT input.*, r.last_seq + row_number() OVER (PARTITION BY input.room_id ORDER BY g) AS seq FROM input JOIN rooms r ON r.id = input.room_id
+      )
+      INSERT INTO messages (room_id, user_id, content, seq, created_at)
+      SELECT room_id, user_id, ${content}, seq, ${createdAt} FROM numbered`, [count, rooms, authors, ...params])
+    await c.query('UPDATE rooms SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = rooms.id) WHERE id = ANY($1::int[])', [rooms])
+    await c.query('COMMIT')
+    await c.query('VACUUM ANALYZE messages')
+  })
+}

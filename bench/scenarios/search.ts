@@ -1,10 +1,12 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Database } from '../../db/database.js'
+import { attachmentsQuery } from '../../db/attachments.js'
+import { reactionsQuery } from '../../db/reactions.js'
 import { searchQuery } from '../../db/search.js'
 import { HEADLINE, parseQuery } from '../../src/chat/search.js'
 import type { Context } from '../lib/context.js'
-import { signToken, withClient } from '../lib/db.js'
+import { seedSpread, signToken, withClient } from '../lib/db.js'
 import { load, type LoadResult } from '../lib/load.js'
 import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
@@ -18,6 +20,8 @@ const RARE = 'zephyrine'
 const COMMON = 'update'
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', 'mike', 'november', 'oscar', 'papa']
 const CONNECTIONS = 10
+/** The endpoint's default page. */
+const PAGE = 20
 
 interface Seeded { readerId: number, authors: number[], rooms: number[] }
 
@@ -37,32 +41,34 @@ async function seed (url: string): Promise<Seeded> {
 
 /** `count` more messages (ordinary words, the common one in each), spread over the rooms and authors; the rare word goes into RARE_COUNT of the first batch. */
 async function grow (url: string, seeded: Seeded, count: number, first: boolean): Promise<void> {
-  await withClient(url, async c => {
-    await c.query('BEGIN')
-    await c.query(`WITH input AS (
-        SELECT g, ($2::int[])[1 + g % ${ROOMS}] AS room_id, ($3::int[])[1 + g % ${AUTHORS}] AS user_id FROM generate_series(1, $1::int) g
-      ), numbered AS (
-        SELECT input.*, r.last_seq + row_number() OVER (PARTITION BY input.room_id ORDER BY g) AS seq FROM input JOIN rooms r ON r.id = input.room_id
-      )
-      INSERT INTO messages (room_id, user_id, content, seq)
-      SELECT room_id, user_id,
-        ($4::text[])[1 + g % 16] || ' ' || ($4::text[])[1 + (g / 16) % 16] || ' ${COMMON}s on ' || ($4::text[])[1 + (g / 256) % 16] || '-report-' || g || '.pdf' ||
-        CASE WHEN $5 AND g % ($1 / ${RARE_COUNT}) = 0 THEN ' ${RARE}' ELSE '' END,
-        seq FROM numbered`, [count, seeded.rooms, seeded.authors, WORDS, first])
-    await c.query('UPDATE rooms SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = rooms.id) WHERE id = ANY($1::int[])', [seeded.rooms])
-    await c.query('COMMIT')
-    await c.query('VACUUM ANALYZE messages')
+  await seedSpread(url, {
+    rooms: seeded.rooms,
+    authors: seeded.authors,
+    count,
+    content: `($4::text[])[1 + g % 16] || ' ' || ($4::text[])[1 + (g / 16) % 16] || ' ${COMMON}s on ' || ($4::text[])[1 + (g / 256) % 16] || '-report-' || g || '.pdf' ||
+      CASE WHEN $5 AND g % ($1 / ${RARE_COUNT}) = 0 THEN ' ${RARE}' ELSE '' END`,
+    params: [WORDS, first]
   })
 }
 
-/** The statement the endpoint runs for `q` (the first page, relevance order), compiled to SQL and parameters. */
-function statement (db: Kysely<Database>, readerId: number, q: string): { sql: string, parameters: unknown[] } {
-  const compiled = searchQuery(db, parseQuery(q), { viewerId: readerId, language: 'english', sort: 'relevance', limit: 21 }, HEADLINE).compile()
-  return { sql: compiled.sql, parameters: [...compiled.parameters] }
+interface Compiled { sql: string, parameters: unknown[] }
+/** What the endpoint runs for `q` (the first page, relevance order): the search, then the page's reactions and attachments together. */
+interface Statements { search: Compiled, views: Compiled[] }
+
+const compiled = (query: { compile: () => { sql: string, parameters: readonly unknown[] } }): Compiled => {
+  const { sql, parameters } = query.compile()
+  return { sql, parameters: [...parameters] }
 }
 
-/** The bare baseline: the same statement from a plain pg pool, CONNECTIONS at a time, for `seconds`. */
-async function bare (url: string, query: { sql: string, parameters: unknown[] }, seconds: number): Promise<{ rps: number, mean: number }> {
+/** The endpoint's statements for `q`, compiled to SQL and parameters (the page's ids read by running the search once). */
+async function statements (db: Kysely<Database>, url: string, readerId: number, q: string): Promise<Statements> {
+  const search = compiled(searchQuery(db, parseQuery(q), { viewerId: readerId, language: 'english', sort: 'relevance', limit: PAGE + 1 }, HEADLINE))
+  const ids = await withClient(url, async c => (await c.query<{ id: number }>(search.sql, search.parameters)).rows.slice(0, PAGE).map(r => r.id))
+  return { search, views: [compiled(reactionsQuery(db, ids, readerId)), compiled(attachmentsQuery(db, ids))] }
+}
+
+/** The bare baseline: the same statements from a plain pg pool, in the endpoint's order, CONNECTIONS at a time, for `seconds`. */
+async function bare (url: string, query: Statements, seconds: number): Promise<{ rps: number, mean: number }> {
   const pool = new pg.Pool({ connectionString: url, max: CONNECTIONS })
   try {
     const latencies: number[] = []
@@ -70,7 +76,8 @@ async function bare (url: string, query: { sql: string, parameters: unknown[] },
     await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
       while (Date.now() < end) {
         const started = performance.now()
-        await pool.query(query.sql, query.parameters)
+        await pool.query(query.search.sql, query.search.parameters)
+        await Promise.all(query.views.map(async view => await pool.query(view.sql, view.parameters)))
         latencies.push(performance.now() - started)
       }
     }))
@@ -80,7 +87,7 @@ async function bare (url: string, query: { sql: string, parameters: unknown[] },
   }
 }
 
-async function plan (url: string, query: { sql: string, parameters: unknown[] }): Promise<string> {
+async function plan (url: string, query: Compiled): Promise<string> {
   return await withClient(url, async c => {
     const result = await c.query<{ 'QUERY PLAN': string }>('EXPLAIN ' + query.sql, query.parameters)
     return result.rows.map(r => r['QUERY PLAN']).join('\n')
@@ -89,8 +96,9 @@ async function plan (url: string, query: { sql: string, parameters: unknown[] })
 
 /**
  * P12: `GET /api/v1/search/messages` for a user in 50 rooms, a rare word and a common one, at 10k
- * and at 1M messages (100k in --quick): our endpoint's throughput against the same statement run by
- * a bare pg pool; the plan (GIN indexes, no Seq Scan on messages); the rare word at 1M against 10k.
+ * and at 1M messages (100k in --quick): our endpoint's throughput against the same statements (the
+ * search, then the page's reactions and attachments) run by a bare pg pool; the plan (GIN indexes or
+ * the walk index, no Seq Scan on messages); the rare word at 1M against 10k.
  */
 export async function p12 (ctx: Context): Promise<Row[]> {
   const large = ctx.quick ? 100_000 : 1_000_000
@@ -113,9 +121,9 @@ export async function p12 (ctx: Context): Promise<Row[]> {
     return await load({ url: url(q), headers, connections: CONNECTIONS, seconds })
   }
   const measure = async (q: string): Promise<{ ours: LoadResult, bare: { rps: number, mean: number }, plan: string }> => {
-    const query = statement(db, seeded.readerId, q)
+    const query = await statements(db, ctx.databaseUrl, seeded.readerId, q)
     const result = await ours(q)
-    return { ours: result, bare: await bare(ctx.databaseUrl, query, seconds), plan: await plan(ctx.databaseUrl, query) }
+    return { ours: result, bare: await bare(ctx.databaseUrl, query, seconds), plan: await plan(ctx.databaseUrl, query.search) }
   }
 
   try {
@@ -129,8 +137,8 @@ export async function p12 (ctx: Context): Promise<Row[]> {
     const label = large >= 1_000_000 ? `${large / 1_000_000}M` : `${large / 1000}k`
     ctx.log(`P12: rare ${rareSmall.ours.mean.toFixed(1)} → ${rare.ours.mean.toFixed(1)} ms; common ${common.ours.mean.toFixed(1)} ms; piece ${piece.ours.mean.toFixed(1)} ms`)
     const planNote = (p: string): string => {
-      const gin = ['messages_search_vector_idx', 'messages_content_trgm_idx'].filter(name => p.includes(name))
-      return `${p.includes('Seq Scan on messages') ? 'Seq Scan on messages!' : 'no Seq Scan on messages'}; indexes: ${gin.join(', ') || 'none'}`
+      const used = ['messages_search_vector_idx', 'messages_content_trgm_idx', 'messages_live_created_at_id_idx'].filter(name => p.includes(name))
+      return `${p.includes('Seq Scan on messages') ? 'Seq Scan on messages!' : 'no Seq Scan on messages'}; indexes: ${used.join(', ') || 'none'}`
     }
     const failed = (r: LoadResult): string => r.failed > 0 ? `; ${r.failed} failed requests` : ''
     return [

@@ -3,7 +3,7 @@ import pg from 'pg'
 import type { Database } from '../../db/database.js'
 import { rollUp } from '../../src/chat/rollup.js'
 import type { Context } from '../lib/context.js'
-import { signToken, withClient } from '../lib/db.js'
+import { seedSpread, signToken, withClient } from '../lib/db.js'
 import { load, type LoadResult } from '../lib/load.js'
 import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
@@ -33,18 +33,8 @@ async function seed (url: string): Promise<Seeded> {
 
 /** `count` messages over the rooms, authors and the last DAYS days, numbered after each room's last seq. */
 async function grow (url: string, seeded: Seeded, count: number): Promise<void> {
-  await withClient(url, async c => {
-    await c.query('BEGIN')
-    await c.query(`WITH input AS (
-        SELECT g, ($2::int[])[1 + g % ${ROOMS}] AS room_id, ($3::int[])[1 + g % ${AUTHORS}] AS user_id FROM generate_series(1, $1::int) g
-      ), numbered AS (
-        SELECT input.*, r.last_seq + row_number() OVER (PARTITION BY input.room_id ORDER BY g) AS seq FROM input JOIN rooms r ON r.id = input.room_id
-      )
-      INSERT INTO messages (room_id, user_id, content, seq, created_at)
-      SELECT room_id, user_id, 'stats message number ' || g, seq, now() - (g % ${DAYS * 24}) * interval '1 hour' FROM numbered`, [count, seeded.rooms, seeded.authors])
-    await c.query('UPDATE rooms SET last_seq = (SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = rooms.id) WHERE id = ANY($1::int[])', [seeded.rooms])
-    await c.query('COMMIT')
-    await c.query('VACUUM ANALYZE messages')
+  await seedSpread(url, {
+    rooms: seeded.rooms, authors: seeded.authors, count, content: "'stats message number ' || g", createdAt: `now() - (g % ${DAYS * 24}) * interval '1 hour'`
   })
 }
 
