@@ -464,8 +464,9 @@ export class Hub {
    * A room's catch-up on one socket: subscribes it (a room joined since the socket opened is
    * picked up here) and holds the room's live frames while `read` runs and its frames are sent,
    * then lets the held ones through in order. A user's catch-ups on this instance run one at a
-   * time (see `replayTurn`), so many sockets buy a user no more of the server at once than one. Returns the last seq the client then has, or
-   * undefined when `read` said it is too far behind (`sync:reset` was sent). When `read` throws
+   * time (see `replayTurn`), so many sockets buy a user no more of the server at once than one.
+   * Returns the last seq the client then has, or undefined when `read` said it is too far behind
+   * (`sync:reset` was sent), or when the socket closed before its turn came. When `read` throws
    * (not a member), a socket that was not subscribed before is unsubscribed again and gets nothing.
    */
   async catchUp (
