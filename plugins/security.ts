@@ -181,7 +181,7 @@ export default fp<SecurityOptions>(async function securityPlugin (app, opts) {
  * skipped) instead of holding the request. Waits up to 3 s for the first connection; closed with the app.
  */
 async function rateLimitRedis (app: FastifyInstance, url: string): Promise<Redis> {
-  const redis = redisClient(url, {
+  const redis = await redisClient(url, {
     name: 'chat-rate-limit',
     log: app.log,
     whileDown: 'rate limits are not enforced (fail-open)',

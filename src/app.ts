@@ -31,6 +31,7 @@ import userRoutes from '../routes/users/index.js'
 import webRoutes from '../routes/web/index.js'
 import wsRoutes from '../routes/ws/index.js'
 import type { Config } from './config.js'
+import { buildSerializer } from './schemas/serializer.js'
 import { buildValidator } from './schemas/validator.js'
 import { BODY_MAX_BYTES } from './limits.js'
 
@@ -134,7 +135,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     genReqId: requestId,
     // One input contract: JSON bodies (and WebSocket payloads) are never coerced; query strings and params are read from text.
     // (Fastify types the factory as @fastify/ajv-compiler's, whose compile function takes the schema alone; it is called with `{ schema, httpPart, ... }`.)
-    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
+    // Response serializers: Fastify's own, each built at its route's first answer (see buildSerializer).
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer } },
     frameworkErrors,
     // Malformed HTTP, headers too large, a request too slow: refused by Node before Fastify sees it.
     clientErrorHandler,

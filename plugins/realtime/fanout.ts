@@ -49,8 +49,8 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
   const { log } = options
   const whileDown = 'realtime events reach this instance\'s sockets only'
   // The publisher never queues: while Redis is down, a publish fails at once (local delivery is done already).
-  const publisher = redisClient(options.url, { name: `chat-pub-${instanceId}`, log, whileDown })
-  const subscriber = redisClient(options.url, { name: `chat-sub-${instanceId}`, log, whileDown, subscriber: true })
+  const publisher = await redisClient(options.url, { name: `chat-pub-${instanceId}`, log, whileDown })
+  const subscriber = await redisClient(options.url, { name: `chat-sub-${instanceId}`, log, whileDown, subscriber: true })
 
   subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
     const newline = message.indexOf(10)

@@ -463,8 +463,10 @@ export class Hub {
   /**
    * A room's catch-up on one socket: subscribes it (a room joined since the socket opened is
    * picked up here) and holds the room's live frames while `read` runs and its frames are sent,
-   * then lets the held ones through in order. Returns the last seq the client then has, or
-   * undefined when `read` said it is too far behind (`sync:reset` was sent). When `read` throws
+   * then lets the held ones through in order. A user's catch-ups on this instance run one at a
+   * time (see `replayTurn`), so many sockets buy a user no more of the server at once than one.
+   * Returns the last seq the client then has, or undefined when `read` said it is too far behind
+   * (`sync:reset` was sent), or when the socket closed before its turn came. When `read` throws
    * (not a member), a socket that was not subscribed before is unsubscribed again and gets nothing.
    */
   async catchUp (
@@ -481,7 +483,11 @@ export class Hub {
     client.order.hold(roomId)
     let floor: number | undefined
     let refused = false
+    let endTurn: (() => void) | undefined
     try {
+      endTurn = await this.replayTurn(client.userId)
+      // Queued behind the user's other replays: one whose socket closed meanwhile is dropped unread.
+      if (!this.clients.has(client) || !client.rooms.has(roomId)) return undefined
       const result = await read()
       // What the catch-up read is committed: the room's sequencer makes sure it goes live too.
       if (!result.reset) this.sequencers.get(roomId)?.expect(result.upTo)
@@ -498,7 +504,7 @@ export class Hub {
         // out), nothing more of what the catch-up read is sent.
         if (client.socket.readyState !== client.socket.OPEN || !client.rooms.has(roomId)) break
         const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
-        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)))
+        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)), endTurn)
       }
       if (!client.rooms.has(roomId)) return undefined
       floor = result.upTo
@@ -507,6 +513,7 @@ export class Hub {
       refused = !wasSubscribed
       throw err
     } finally {
+      endTurn?.()
       if (refused) {
         this.unsubscribe(client, roomId)
       } else {
@@ -531,9 +538,10 @@ export class Hub {
   /**
    * Sends frames in one write to the connection (each `send` would be a system call of its own)
    * and, when the socket's buffer is getting full, waits until they have been written out: for
-   * catch-up, where the server (not the room) decides the pace.
+   * catch-up, where the server (not the room) decides the pace. `onWait` is told before such a
+   * wait (the replay's turn ends: the client, not the server, is what it waits for).
    */
-  async sendPaced (client: Client, frames: string[]): Promise<void> {
+  async sendPaced (client: Client, frames: string[], onWait?: () => void): Promise<void> {
     const { socket, connection } = client
     if (socket.readyState !== socket.OPEN || frames.length === 0) return
     let written: Promise<void> | undefined
@@ -546,7 +554,30 @@ export class Hub {
     } finally {
       connection.uncork()
     }
+    if (written === undefined) return
+    onWait?.()
     await written
+  }
+
+  /** Per user, the turn of the last replay queued on this instance (see `replayTurn`). */
+  private readonly replays = new Map<number, Promise<void>>()
+
+  /**
+   * Waits until the user's replays queued before this one on this instance are done (or are
+   * waiting for their client to read), and returns what ends this one's turn (a second call does
+   * nothing). One replay of a user at a time: an abuser's sockets replaying at once get the
+   * server's time one after the other, not together, while other users' work goes on.
+   */
+  private async replayTurn (userId: number): Promise<() => void> {
+    const before = this.replays.get(userId)
+    let end!: () => void
+    const mine = new Promise<void>(resolve => { end = resolve })
+    this.replays.set(userId, mine)
+    await before
+    return () => {
+      end()
+      if (this.replays.get(userId) === mine) this.replays.delete(userId)
+    }
   }
 
   /** Catch-ups waiting for their turn (see `catchUp`), first come first served. */

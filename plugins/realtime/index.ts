@@ -110,7 +110,7 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     })
   const presence = config.redisUrl === undefined
     ? localPresence()
-    : redisPresence({
+    : await redisPresence({
       url: config.redisUrl,
       scope: config.scope,
       log: app.log,

@@ -157,13 +157,13 @@ export const presencePrefix = (scope: string): string => scopedKey(scope, 'prese
  * gone after a restart) and re-registers this instance's share; transitions that happened during
  * the outage are not announced afterwards (a client may ask `presence:get`).
  */
-export function redisPresence (options: RedisPresenceOptions): Presence {
+export async function redisPresence (options: RedisPresenceOptions): Promise<Presence> {
   const instanceId = randomUUID()
   const prefix = presencePrefix(options.scope)
   const keys = { online: `${prefix}:online`, instance: `${prefix}:instance:${instanceId}`, alive: `${prefix}:alive:${instanceId}`, instances: `${prefix}:instances` }
   const ttlMs = options.ttlMs ?? 30_000
   const local = new LocalCounts()
-  const redis = redisClient(options.url, { name: `chat-presence-${instanceId}`, log: options.log, whileDown: 'presence counts this instance\'s sockets only' })
+  const redis = await redisClient(options.url, { name: `chat-presence-${instanceId}`, log: options.log, whileDown: 'presence counts this instance\'s sockets only' })
   let registered = false
 
   async function register (): Promise<void> {

@@ -57,12 +57,14 @@ export function frameHandlers (app: FastifyInstance, request: FastifyRequest): F
         const roomId = Number(key)
         try {
           // A room's replay is paid for before it is read, as if it were the longest (MAX_CATCH_UP
-          // rows); what it turns out not to need is given back. So the user's sockets together
-          // replay at most the budget's worth at once, however many syncs they send in parallel.
+          // rows); what it turns out not to need is given back (all of it when it was never read:
+          // its socket closed while it waited for the user's previous replay). So the user's
+          // sockets together have at most the budget's worth of replays queued, however many syncs
+          // they send in parallel, and the hub serves them one at a time.
           session.charge(ROWS_RESERVED)
-          let used = ROWS_RESERVED
+          let used = 0
           const upTo = await session.catchUp(roomId, async () => {
-            const result = await roomCatchUp(app.db, session.userId, roomId, lastSeq).catch((err: unknown) => { used = 0; throw err })
+            const result = await roomCatchUp(app.db, session.userId, roomId, lastSeq)
             used = result.reset ? 0 : Math.floor(result.frames.length / SYNC_ROWS_PER_UNIT)
             return result
           }).finally(() => { session.refund(ROWS_RESERVED - used) })

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream'
 import { fileTypeFromBuffer } from 'file-type'
-import sharp from 'sharp'
+import type Sharp from 'sharp'
 import { attachmentFor, deleteAttachmentRows, type DoomedFile, filesToDelete, insertAttachment, markExpiredUploads, setThumbnail, type StoredAttachment, trySweepLock } from '../../db/attachments.js'
 import type { Db } from '../../db/database.js'
 import { AppError, badRequest, notFound } from '../errors.js'
@@ -53,8 +53,14 @@ class Meter extends Transform {
   get first (): Buffer { return Buffer.concat(this.head) }
 }
 
+/** sharp (libvips, a native module) is loaded with the first image it reads, not at every start (bench/README P8). */
+async function loadSharp (): Promise<typeof Sharp> {
+  return (await import('sharp')).default
+}
+
 /** Image dimensions from the stored file's header (sharp reads the header only; nothing is decoded). */
 async function dimensionsOf (storage: Storage, key: string): Promise<{ width: number | null, height: number | null }> {
+  const sharp = await loadSharp()
   const stream = await storage.get(key)
   const reader = sharp({ limitInputPixels: false })
   stream.pipe(reader)
@@ -127,6 +133,7 @@ export async function thumbnailOf ({ db, storage }: Deps, userId: number, attach
     throw notFound('This attachment has no thumbnail (not an image that can be shown)', 'NO_THUMBNAIL')
   }
   const key = `${randomStorageKey()}.thumb`
+  const sharp = await loadSharp()
   const source = await storage.get(attachment.storage_key)
   const resizer = sharp({ limitInputPixels: PIXEL_LIMIT, failOn: 'error' })
     .rotate()

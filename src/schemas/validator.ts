@@ -24,18 +24,24 @@ const JSON_OPTIONS: Options = {
 /** Query strings and path parameters are text: they are read into numbers (and one-item lists). */
 const TEXT_OPTIONS: Options = { ...JSON_OPTIONS, coerceTypes: 'array' }
 
-/** Adds the named schemas Ajv doesn't have yet (every app of the process adds the same ones). */
-function addNamed (ajv: Ajv, schemas: Iterable<AnySchema | AnySchema[]>): void {
+/**
+ * Adds the named schemas Ajv doesn't have yet (every app of the process adds the same ones).
+ * Asked through `schemas`, not `getSchema`, which compiles the schema it finds: that compiled
+ * every shared schema at every start, most of a second (bench/README, P8); each one is compiled
+ * when a validator first needs it.
+ */
+function addNamed (ajv: Ajv, schemas: Iterable<AnySchema | AnySchema[]>, checked = true): void {
   for (const schema of schemas) {
     const id = typeof schema === 'object' && !Array.isArray(schema) ? schema.$id as string | undefined : undefined
-    if (id !== undefined && ajv.getSchema(id) === undefined) ajv.addSchema(schema)
+    if (id !== undefined && ajv.schemas[id] === undefined) ajv.addSchema(schema, undefined, undefined, checked)
   }
 }
 
-function createAjv (options: Options, externals: Iterable<AnySchema | AnySchema[]>): Ajv {
+/** `checked`: each schema is validated against the meta-schema as it is added (≈120 ms for the shared ones). */
+function createAjv (options: Options, externals: Iterable<AnySchema | AnySchema[]>, checked = true): Ajv {
   const ajv = new Ajv(options)
   addFormats.default(ajv)
-  addNamed(ajv, externals)
+  addNamed(ajv, externals, checked)
   return ajv
 }
 
@@ -79,7 +85,8 @@ type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | string
 export function buildValidator (externalSchemas: Record<string, AnySchema | AnySchema[]>): (route: { schema: AnySchema, httpPart?: HttpPart }) => ValidateFunction {
   const externals = Object.values(externalSchemas)
   addNamed(json, externals)
-  const text = createAjv(TEXT_OPTIONS, externals)
+  // The JSON validator above has just checked every one of them against the meta-schema.
+  const text = createAjv(TEXT_OPTIONS, externals, false)
   return ({ schema, httpPart }) => {
     if (httpPart === 'body') return compile(json, schema)
     const validate = compile(text, schema)

@@ -1,0 +1,120 @@
+// Issue 17, item 2: a user's catch-ups (replays) on one instance run one at a time, whatever the
+// number of their sockets, and one queued behind the others is dropped unread once its socket closed.
+import type { Duplex } from 'node:stream'
+import t from 'tap'
+import type { WebSocket } from 'ws'
+import { Hub } from '../../../plugins/realtime/hub.js'
+
+const noFeed = { gapWaitMs: 100, readFeed: async () => [], readLastSeqs: async () => new Map<number, number>() }
+const ROOM = 7
+
+/** A socket that records what it is sent (no network); `full`: its buffer stays past the limit until `drain`. */
+function fakeSocket (full = false): { socket: WebSocket, connection: Duplex, sent: string[], drain: () => void } {
+  const sent: string[] = []
+  const waiting: Array<() => void> = []
+  const socket = {
+    OPEN: 1,
+    readyState: 1,
+    bufferedAmount: full ? 1 << 30 : 0,
+    send (data: unknown, _options: unknown, done?: () => void) {
+      sent.push(String(data))
+      if (done !== undefined) waiting.push(done)
+    },
+    close () { this.readyState = 3 }
+  }
+  const connection = { cork () {}, uncork () {}, destroyed: false, once () {} }
+  const drain = (): void => { for (const done of waiting.splice(0)) done() }
+  return { socket: socket as unknown as WebSocket, connection: connection as unknown as Duplex, sent, drain }
+}
+
+function setUp () {
+  const hub = new Hub({ maxBufferedBytes: 1 << 20, maxSocketsPerUser: 20, maxSocketsPerAddress: 20, feed: noFeed })
+  const open = (userId: number, full = false) => {
+    const fake = fakeSocket(full)
+    return { client: hub.add(fake.socket, fake.connection, hub.reserve(userId, 'a'), 0)!, ...fake }
+  }
+  return { hub, open }
+}
+
+/** A read that records how many run at once, and finishes when told. */
+function reads () {
+  let running = 0
+  let most = 0
+  const started: string[] = []
+  const finish = new Map<string, () => void>()
+  const read = (name: string, frames = 0) => async () => {
+    started.push(name)
+    most = Math.max(most, ++running)
+    await new Promise<void>(resolve => finish.set(name, resolve))
+    running--
+    const feed = Array.from({ length: frames }, (_, i) => ({ seq: i + 1, frame: { type: 'message:deleted' as const, payload: { seq: i + 1, room_id: ROOM, message_id: i + 1 } } }))
+    return { reset: false as const, frames: feed, upTo: frames }
+  }
+  return { read, started, finish: (name: string) => finish.get(name)!(), most: () => most }
+}
+
+const turns = async (n = 5): Promise<void> => { for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve)) }
+
+t.test('the replays of one user run one at a time, in the order asked; another user\'s run alongside', async t => {
+  const { hub, open } = setUp()
+  const a = open(1)
+  const b = open(1)
+  const other = open(2)
+  const r = reads()
+  const first = hub.catchUp(a.client, ROOM, r.read('a', 250))
+  const second = hub.catchUp(b.client, ROOM, r.read('b'))
+  const others = hub.catchUp(other.client, ROOM, r.read('other'))
+  await turns()
+  t.same(r.started, ['a', 'other'], 'the user\'s second replay waits; the other user\'s is not held up')
+  r.finish('other')
+  r.finish('a')
+  await turns()
+  t.equal(a.sent.length, 250, 'the first replay was sent in full')
+  t.same(r.started, ['a', 'other', 'b'], 'then the second one is read, once the first was sent')
+  r.finish('b')
+  t.same(await Promise.all([first, second, others]), [250, 0, 0], 'each replay answered')
+  t.equal(r.most(), 2, 'never two of one user at once')
+})
+
+t.test('a replay queued behind the user\'s others is dropped unread once its socket closed', async t => {
+  const { hub, open } = setUp()
+  const a = open(1)
+  const b = open(1)
+  const r = reads()
+  const first = hub.catchUp(a.client, ROOM, r.read('a'))
+  const queued = hub.catchUp(b.client, ROOM, r.read('b'))
+  await turns()
+  b.client.socket.close()
+  hub.remove(b.client)
+  r.finish('a')
+  t.equal(await queued, undefined, 'the queued replay ends without an answer')
+  t.same(r.started, ['a'], 'and was never read')
+  t.equal(b.sent.length, 0, 'nothing was sent to its socket')
+  t.equal(await first, 0)
+  const later = hub.catchUp(a.client, ROOM, r.read('later'))
+  await turns()
+  t.same(r.started, ['a', 'later'], 'the user\'s next replay is not held up by it')
+  r.finish('later')
+  t.equal(await later, 0)
+})
+
+t.test('a replay waiting for its client to read lets the user\'s next replay go', async t => {
+  const { hub, open } = setUp()
+  const slow = open(1, true)
+  const b = open(1)
+  const r = reads()
+  const first = hub.catchUp(slow.client, ROOM, r.read('slow', 150))
+  const second = hub.catchUp(b.client, ROOM, r.read('b'))
+  await turns()
+  t.same(r.started, ['slow'], 'one at a time')
+  r.finish('slow')
+  await turns()
+  t.equal(slow.sent.length, 100, 'the first chunk went out and waits to be written')
+  t.same(r.started, ['slow', 'b'], 'the next replay started: the server is not what the first waits for')
+  r.finish('b')
+  t.equal(await second, 0)
+  slow.drain()
+  await turns()
+  slow.drain()
+  t.equal(await first, 150, 'the first one finishes once its client reads')
+})
