@@ -13,11 +13,10 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
  * Inherited variables that would point the child at another database, port or Redis, or change its
- * configuration; and tap's own: NODE_OPTIONS would load its coverage hooks into the child, and
- * NODE_V8_COVERAGE would have every server write its coverage for tap to process at the end (and
- * count the compiled dist/ JavaScript as sources). The child is a plain `npm start`.
+ * configuration; and tap's own (NODE_OPTIONS would load its coverage hooks into the child): the
+ * child is a plain `npm start`.
  */
-const INHERITED = /^(DATABASE_URL|DB_[A-Z_]+|PORT|APP_PORT|HOST|REDIS_URL|DATA_DIR|JWT_[A-Z_]+|ENVIRONMENT|NODE_ENV|LOG_LEVEL|CORS_ORIGINS|BCRYPT_COST|RATE_LIMIT_[A-Z_]+|OVERLOAD_[A-Z_]+|TLS_[A-Z_]+|TRUST_PROXY|AUTH_CACHE_SECONDS|METRICS_TOKEN|NODE_OPTIONS|NODE_V8_COVERAGE|TAP|TAP_[A-Z_]+|_TAPJS_[A-Z_]+_)$/
+const INHERITED = /^(DATABASE_URL|DB_[A-Z_]+|PORT|APP_PORT|HOST|REDIS_URL|DATA_DIR|JWT_[A-Z_]+|ENVIRONMENT|NODE_ENV|LOG_LEVEL|CORS_ORIGINS|BCRYPT_COST|RATE_LIMIT_[A-Z_]+|OVERLOAD_[A-Z_]+|TLS_[A-Z_]+|TRUST_PROXY|AUTH_CACHE_SECONDS|METRICS_TOKEN|NODE_OPTIONS|TAP|TAP_[A-Z_]+|_TAPJS_[A-Z_]+_)$/
 
 export function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {}
