@@ -23,8 +23,9 @@ const s3server = await TestS3.start(t)
 /**
  * Each driver with what it holds of an upload by design, over the 25 MiB allowed to the disk path
  * (which holds a chunk at a time): the s3 driver up to three 5 MiB parts (two in flight, one being
- * filled; src/storage/s3.ts PART_SIZE and QUEUE_SIZE) while the S3 server it talks to runs in this
- * process too.
+ * filled; src/storage/s3.ts PART_SIZE and QUEUE_SIZE), and one more part for the S3 server it talks
+ * to, which runs in this process too and receives a part before writing it (measured: 28–34 MiB in
+ * all; holding the file whole read 70 MiB).
  */
 const drivers: Array<{ name: string, holds: number, open: (dataDir: string) => Promise<{ env: Record<string, string>, keys: () => Promise<string[]> }> }> = [
   {
@@ -40,7 +41,7 @@ const drivers: Array<{ name: string, holds: number, open: (dataDir: string) => P
   },
   {
     name: 's3',
-    holds: 15 * MiB,
+    holds: 20 * MiB,
     open: async () => {
       const { bucket, env } = await s3server.bucketEnv()
       return { env, keys: async () => await s3server.keys(bucket) }
