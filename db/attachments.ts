@@ -56,27 +56,6 @@ export async function attachToMessage (db: Db, messageId: number, roomId: number
   return rows.map(toView).sort((a, b) => a.id - b.id)
 }
 
-/** The attachments of many messages (a page of history), in one query: per message, in upload order. */
-export async function attachmentsOf (db: Db, messageIds: number[]): Promise<Map<number, AttachmentView[]>> {
-  const byMessage = new Map<number, AttachmentView[]>()
-  if (messageIds.length === 0) return byMessage
-  const rows = await attachmentsQuery(db, messageIds).execute()
-  for (const { message_id: messageId, ...row } of rows) {
-    let list = byMessage.get(messageId!)
-    if (list === undefined) byMessage.set(messageId!, list = [])
-    list.push(toView(row))
-  }
-  return byMessage
-}
-
-/** The statement `attachmentsOf` runs (bench P12 runs it from a bare pg client). */
-export function attachmentsQuery (db: Db, messageIds: number[]) {
-  return db.selectFrom('attachments').select([...viewColumns, 'attachments.message_id'])
-    .where('message_id', '=', sql<number>`any(${messageIds}::integer[])`)
-    .where('deleted_at', 'is', null)
-    .orderBy('message_id').orderBy('id')
-}
-
 /** A file to delete: the upload's bytes and its thumbnail, if any. */
 export interface DoomedFile { id: number, storage_key: string, thumbnail_key: string | null }
 

@@ -1,37 +1,5 @@
 import { sql } from 'kysely'
-import type { ReactionView } from '../src/schemas/messages.js'
 import type { Db } from './database.js'
-
-/**
- * The reactions of many messages at once (a page of history, a catch-up), as the Message shows
- * them: per message, `[{emoji, count, me}]` in order of first use. One grouped query, whatever the
- * page's size.
- */
-export async function reactionsOf (db: Db, messageIds: number[], viewerId: number | undefined): Promise<Map<number, ReactionView[]>> {
-  const byMessage = new Map<number, ReactionView[]>()
-  if (messageIds.length === 0) return byMessage
-  const rows = await reactionsQuery(db, messageIds, viewerId).execute()
-  for (const row of rows) {
-    let list = byMessage.get(row.message_id)
-    if (list === undefined) byMessage.set(row.message_id, list = [])
-    list.push({ emoji: row.emoji, count: Number(row.count), me: row.me })
-  }
-  return byMessage
-}
-
-/** The statement `reactionsOf` runs (bench P12 runs it from a bare pg client). */
-export function reactionsQuery (db: Db, messageIds: number[], viewerId: number | undefined) {
-  return db.selectFrom('reactions')
-    .select(eb => [
-      'message_id', 'emoji',
-      eb.fn.countAll<string>().as('count'),
-      sql<boolean>`coalesce(bool_or(user_id = ${viewerId ?? null}::integer), false)`.as('me'),
-      eb.fn.min('id').as('first')
-    ])
-    .where('message_id', 'in', messageIds)
-    .groupBy(['message_id', 'emoji'])
-    .orderBy('message_id').orderBy('first')
-}
 
 /** Adds one user's reaction; returns false when it was there already. */
 export async function insertReaction (db: Db, messageId: number, userId: number, emoji: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { type RawBuilder, sql } from 'kysely'
 import type { Db } from './database.js'
 import type { MessageRow } from './messages.js'
+import { type ViewParts, viewParts } from './message-views.js'
 import { likeLiteral } from './rooms.js'
 
 /**
@@ -35,7 +36,7 @@ export interface SearchFilter {
   after?: SearchCursor | undefined
 }
 
-export interface SearchRow extends MessageRow {
+export interface SearchRow extends MessageRow, ViewParts {
   rank: number
   /** The cursor's created_at (microseconds, UTC). */
   at: string
@@ -90,7 +91,8 @@ export async function searchMessages (db: Db, terms: SearchTerms, filter: Search
  *    btree indexes out of the messages scan: ANDing each room's whole index with the GIN matches
  *    read O(table) per search, 9× slower at 1M messages than at 10k).
  * 2. the page: the candidates ranked by ts_rank then newest (or newest), after the cursor.
- * 3. the page's rows only get their author's name and ts_headline's passage.
+ * 3. the page's rows only get their author's name, ts_headline's passage and their view parts
+ *    (reactions and attachments, db/message-views.ts `viewParts`): the page and its views in one round trip.
  */
 export function searchQuery (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string) {
   const config = sql`${filter.language}::regconfig`
@@ -128,9 +130,11 @@ export function searchQuery (db: Db, terms: SearchTerms, filter: SearchFilter, h
   }
   page = page.orderBy('c.created_at', 'desc').orderBy('c.id', 'desc').limit(filter.limit)
 
+  const [reactions, attachments] = viewParts(sql<number>`page.id`, filter.viewerId)
   return db.selectFrom(page.as('page'))
     .leftJoin('users', 'users.id', 'page.user_id')
     .selectAll('page')
+    .select([reactions.as('reactions'), attachments.as('attachments')])
     .select(['users.username', sql<string | null>`case when page.fts then ts_headline(${config}, translate(page.content, '<>', ${ANGLES.join('')}), ${query}, ${headline}) end`.as('headline')])
     .$call(qb => relevance ? qb.orderBy(sql`page.rank`, 'desc') : qb)
     .orderBy('page.created_at', 'desc')

@@ -5,7 +5,7 @@ import { INT32_MAX } from '../limits.js'
 import { badRequest } from '../errors.js'
 import type { SearchInput, SearchPage } from '../schemas/search.js'
 import { assertMember } from './access.js'
-import { messageViews } from './message-views.js'
+import { toMessageView } from './message-views.js'
 
 /** A piece counts for substring matching from this many characters (what a trigram index can serve). */
 export const PIECE_MIN = 3
@@ -142,10 +142,12 @@ export async function searchForUser (db: Db, language: string, viewerId: number,
     viewerId, language, sort, limit: query.limit + 1, roomId: query.room_id, userId: query.user_id, from: query.from, to: query.to, after
   }, HEADLINE)
   const page = rows.slice(0, query.limit)
-  const views = await messageViews(db, viewerId, page.map(({ rank: _rank, at: _at, fts: _fts, headline: _headline, ...message }) => message))
   const last = page.at(-1)
   return {
-    results: views.map((message, i) => ({ message, highlight: highlight(page[i]!, terms) })),
+    results: page.map(row => {
+      const { rank: _rank, at: _at, fts: _fts, headline: _headline, reactions, attachments, ...message } = row
+      return { message: toMessageView(message, { reactions, attachments }), highlight: highlight(row, terms) }
+    }),
     next_cursor: rows.length > query.limit && last !== undefined
       ? encodeCursor(sort === 'relevance' ? { rank: last.rank, at: last.at, id: last.id } : { at: last.at, id: last.id })
       : null
