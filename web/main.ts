@@ -429,79 +429,69 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- rooms, DMs, search ------------------------------------------------------------------------
 
-$('create-room').addEventListener('submit', event => {
-  event.preventDefault()
-  const c = chat
-  if (c === undefined) return
-  const form = event.target as HTMLFormElement
-  const name = String(new FormData(form).get('name'))
-  background(attempt($('send-error'), async () => {
-    const room = ok(await c.api.POST('/api/v1/rooms', { body: { name } }))
-    form.reset()
-    await loadRooms(c)
-    c.client.watch(room.id)
-    selectRoom(c, room.id)
-  }))
+/**
+ * Runs `run` with the signed-in chat and the form's fields when `formId` is submitted; a failure
+ * shows under the composer.
+ */
+function onSubmit (formId: string, run: (c: Chat, fields: FormData, form: HTMLFormElement) => Promise<void>): void {
+  $(formId).addEventListener('submit', event => {
+    event.preventDefault()
+    const c = chat
+    if (c === undefined) return
+    const form = event.target as HTMLFormElement
+    background(attempt($('send-error'), async () => { await run(c, new FormData(form), form) }))
+  })
+}
+
+/** Opens a room just created, joined or started as a DM: the list refreshed, its history replayed. */
+async function enter (c: Chat, roomId: number): Promise<void> {
+  await loadRooms(c)
+  c.client.watch(roomId)
+  selectRoom(c, roomId)
+}
+
+onSubmit('create-room', async (c, fields, form) => {
+  const room = ok(await c.api.POST('/api/v1/rooms', { body: { name: String(fields.get('name')) } }))
+  form.reset()
+  await enter(c, room.id)
 })
 
-$('join-room').addEventListener('submit', event => {
-  event.preventDefault()
-  const c = chat
-  if (c === undefined) return
-  const q = String(new FormData(event.target as HTMLFormElement).get('q'))
-  background(attempt($('send-error'), async () => {
-    const rooms = ok(await c.api.GET('/api/v1/rooms', { params: { query: { q, limit: 20 } } }))
-    $('public-rooms').replaceChildren(...rooms.filter(room => !c.rooms.has(room.id)).map(room => h('li', {}, `${room.name} (${room.member_count}) `, button('Join', () => {
-      background(attempt($('send-error'), async () => {
-        ok(await c.api.POST('/api/v1/rooms/{id}/join', { params: { path: { id: room.id } } }))
-        $('public-rooms').replaceChildren()
-        await loadRooms(c)
-        c.client.watch(room.id)
-        selectRoom(c, room.id)
-      }))
-    }, { 'aria-label': `Join ${room.name}` }))))
-  }))
+onSubmit('join-room', async (c, fields) => {
+  const rooms = ok(await c.api.GET('/api/v1/rooms', { params: { query: { q: String(fields.get('q')), limit: 20 } } }))
+  $('public-rooms').replaceChildren(...rooms.filter(room => !c.rooms.has(room.id)).map(room => h('li', {}, `${room.name} (${room.member_count}) `, button('Join', () => {
+    background(attempt($('send-error'), async () => {
+      ok(await c.api.POST('/api/v1/rooms/{id}/join', { params: { path: { id: room.id } } }))
+      $('public-rooms').replaceChildren()
+      await enter(c, room.id)
+    }))
+  }, { 'aria-label': `Join ${room.name}` }))))
 })
 
-$('open-dm').addEventListener('submit', event => {
-  event.preventDefault()
-  const c = chat
-  if (c === undefined) return
-  const q = String(new FormData(event.target as HTMLFormElement).get('q'))
-  background(attempt($('send-error'), async () => {
-    const users = ok(await c.api.GET('/api/v1/users', { params: { query: { q, limit: 20 } } }))
-    $('users').replaceChildren(...users.filter(user => user.id !== c.me.id).map(user => h('li', {}, `${user.username} `, button('Message', () => {
-      background(attempt($('send-error'), async () => {
-        const room = ok(await c.api.POST('/api/v1/dms', { body: { user_id: user.id } }))
-        $('users').replaceChildren()
-        await loadRooms(c)
-        c.client.watch(room.id)
-        selectRoom(c, room.id)
-      }))
-    }, { 'aria-label': `Message ${user.username}` }))))
-  }))
+onSubmit('open-dm', async (c, fields) => {
+  const users = ok(await c.api.GET('/api/v1/users', { params: { query: { q: String(fields.get('q')), limit: 20 } } }))
+  $('users').replaceChildren(...users.filter(user => user.id !== c.me.id).map(user => h('li', {}, `${user.username} `, button('Message', () => {
+    background(attempt($('send-error'), async () => {
+      const room = ok(await c.api.POST('/api/v1/dms', { body: { user_id: user.id } }))
+      $('users').replaceChildren()
+      await enter(c, room.id)
+    }))
+  }, { 'aria-label': `Message ${user.username}` }))))
 })
 
-$('search').addEventListener('submit', event => {
-  event.preventDefault()
-  const c = chat
-  if (c === undefined) return
-  const q = String(new FormData(event.target as HTMLFormElement).get('q'))
-  background(attempt($('send-error'), async () => {
-    const { results } = ok(await c.api.GET('/api/v1/search/messages', { params: { query: { q, limit: 20 } } }))
-    const items = results.map(({ message, highlight }) => {
-      // `highlight` is HTML the server escaped except for its <mark> tags (the contract's promise).
-      const passage = h('p', { class: 'content' })
-      passage.innerHTML = highlight
-      const room = c.rooms.get(message.room_id)
-      return h('li', {}, h('div', { class: 'meta' }, `${message.username} in ${room === undefined ? `room ${message.room_id}` : roomLabel(room)}`), passage,
-        button('Show', () => {
-          if (c.current !== message.room_id) selectRoom(c, message.room_id)
-          document.getElementById(`message-${message.id}`)?.querySelector('button')?.focus()
-        }, { 'aria-label': `Show the message by ${message.username}` }))
-    })
-    $('results').replaceChildren(...(items.length === 0 ? [h('li', {}, 'No messages found')] : items))
-  }))
+onSubmit('search', async (c, fields) => {
+  const { results } = ok(await c.api.GET('/api/v1/search/messages', { params: { query: { q: String(fields.get('q')), limit: 20 } } }))
+  const items = results.map(({ message, highlight }) => {
+    // `highlight` is HTML the server escaped except for its <mark> tags (the contract's promise).
+    const passage = h('p', { class: 'content' })
+    passage.innerHTML = highlight
+    const room = c.rooms.get(message.room_id)
+    return h('li', {}, h('div', { class: 'meta' }, `${message.username} in ${room === undefined ? `room ${message.room_id}` : roomLabel(room)}`), passage,
+      button('Show', () => {
+        if (c.current !== message.room_id) selectRoom(c, message.room_id)
+        document.getElementById(`message-${message.id}`)?.querySelector('button')?.focus()
+      }, { 'aria-label': `Show the message by ${message.username}` }))
+  })
+  $('results').replaceChildren(...(items.length === 0 ? [h('li', {}, 'No messages found')] : items))
 })
 
 // A session kept in this tab (sessionStorage) survives a reload.
