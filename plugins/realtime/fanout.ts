@@ -69,8 +69,9 @@ export async function redisFanout (bus: ChatBus, options: RedisFanoutOptions): P
   subscriber.on('ready', () => {
     subscriber.subscribe(channel).then(() => options.onMissed?.(), () => {})
   })
-  // A publisher back after failing: the others look for what it could not send.
-  let publisherReady = false
+  // A publisher back after failing: the others look for what it could not send. Its first
+  // connection may be ready already (the subscriber's client was made in between).
+  let publisherReady = publisher.status === 'ready'
   publisher.on('ready', () => {
     if (publisherReady) publisher.publish(channel, `${instanceId} c\n`).catch(() => {})
     publisherReady = true
