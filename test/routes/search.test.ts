@@ -182,6 +182,22 @@ t.test('highlight helpers', async t => {
   t.same(parseQuery('"a phrase" or -word xy report'), { q: '"a phrase" or -word xy report', groups: [['a phrase'], ['report']], excluded: [{ text: 'word', piece: true }] })
 })
 
+/** Follows `next_cursor` from the first page (at most `maxPages`): every page's status and results, and how many pages it took. */
+async function pageThrough (t: Test, app: FastifyInstance, user: Session, params: Record<string, string | number>, maxPages: number): Promise<{ results: Page['results'], pages: number }> {
+  const results: Page['results'] = []
+  let cursor: string | null = null
+  let pages = 0
+  do {
+    const answer = await search(app, user, { ...params, ...(cursor === null ? {} : { cursor }) })
+    t.equal(answer.statusCode, 200)
+    const page = answer.body as Page
+    results.push(...page.results)
+    cursor = page.next_cursor
+    pages++
+  } while (cursor !== null && pages < maxPages)
+  return { results, pages }
+}
+
 t.test('paging with the cursor: every result once, in order', async t => {
   const { app, alice, room } = await world(t)
   // Same rank for many (identical texts), and created in one statement (equal created_at): the id breaks ties.
@@ -189,17 +205,8 @@ t.test('paging with the cursor: every result once, in order', async t => {
     insert into messages (room_id, user_id, content, seq)
     select ${room}, ${alice.id}, case when g % 3 = 0 then 'paging paging test ' || g else 'paging test ' || g end, r.base + g from r, generate_series(1, 45) g`.execute(app.db)
   for (const sort of ['relevance', 'recent']) {
-    const seen: number[] = []
-    let cursor: string | null = null
-    let pages = 0
-    do {
-      const answer = await search(app, alice, { q: 'paging', sort, limit: 10, ...(cursor === null ? {} : { cursor }) })
-      t.equal(answer.statusCode, 200)
-      const page = answer.body as Page
-      seen.push(...page.results.map(r => r.message.id))
-      cursor = page.next_cursor
-      pages++
-    } while (cursor !== null && pages < 10)
+    const { results, pages } = await pageThrough(t, app, alice, { q: 'paging', sort, limit: 10 }, 10)
+    const seen = results.map(r => r.message.id)
     t.equal(pages, 5, `${sort}: 45 results in 5 pages of 10`)
     t.equal(seen.length, 45, `${sort}: 45 results`)
     t.equal(new Set(seen).size, 45, `${sort}: no repeats`)
@@ -224,20 +231,8 @@ t.test(`relevance ranks the newest ${RANKED_MAX} matches; sort=recent pages thro
     insert into messages (room_id, user_id, content, seq, created_at)
     select ${room}, ${alice.id}, case when g <= 30 then 'bounded bounded bounded ' || g else 'a bounded search, message ' || g end, r.base + g,
       now() - (${total} - g) * interval '1 second' from r, generate_series(1, ${total}) g`.execute(app.db)
-  const all = async (sort: string): Promise<string[]> => {
-    const seen: string[] = []
-    let cursor: string | null = null
-    let pages = 0
-    do {
-      const answer = await search(app, alice, { q: 'bounded', sort, limit: 50, ...(cursor === null ? {} : { cursor }) })
-      t.equal(answer.statusCode, 200)
-      const page = answer.body as Page
-      seen.push(...page.results.map(r => r.message.content))
-      cursor = page.next_cursor
-      pages++
-    } while (cursor !== null && pages < 20)
-    return seen
-  }
+  const all = async (sort: string): Promise<string[]> =>
+    (await pageThrough(t, app, alice, { q: 'bounded', sort, limit: 50 }, 20)).results.map(r => r.message.content)
   const ranked = await all('relevance')
   t.equal(ranked.length, RANKED_MAX, `relevance: ${RANKED_MAX} results`)
   t.equal(new Set(ranked).size, RANKED_MAX, 'no repeats')

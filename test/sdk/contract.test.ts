@@ -4,18 +4,23 @@
 import { createHash } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import createClient from 'openapi-fetch'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build, uniqueEmail } from '../helper.js'
 import type { components, paths } from '../../sdk/src/openapi.js'
 
 type Message = components['schemas']['Message']
 
-t.test('the generated SDK drives the seed flow', async t => {
+/** The app listening on a free port, and the generated client pointed at it. */
+async function listening (t: Test) {
   const app = await build(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   const baseUrl = `http://127.0.0.1:${port}`
-  const api = createClient<paths>({ baseUrl })
+  return { baseUrl, api: createClient<paths>({ baseUrl }) }
+}
+
+t.test('the generated SDK drives the seed flow', async t => {
+  const { baseUrl, api } = await listening(t)
 
   const health = await api.GET('/health')
   t.equal(health.response.status, 200)
@@ -139,11 +144,7 @@ t.test('the generated SDK drives the seed flow', async t => {
 })
 
 t.test('the generated SDK uploads a file (multipart) and downloads its bytes (binary), whole and in a range', async t => {
-  const app = await build(t)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  const baseUrl = `http://127.0.0.1:${port}`
-  const api = createClient<paths>({ baseUrl })
+  const { baseUrl, api } = await listening(t)
   const password = 'SecureP@ssw0rd'
   const email = uniqueEmail('uploader')
   t.equal((await api.POST('/api/v1/users/register', { body: { email, password, username: 'uploader' } })).response.status, 201)
