@@ -18,8 +18,8 @@ export const CloseCode = {
   UNAUTHORIZED: 4401
 } as const
 
-/** How many live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
-const LIVE_SEEN_MAX = 256
+/** How many runs of consecutive live seqs per room a socket remembers between catch-ups (past it, a catch-up may repeat some). */
+const LIVE_RUNS_MAX = 64
 /** A catch-up is sent in chunks of this many frames, one chunk per turn of the event loop (see `Hub.catchUp`). */
 const YIELD_EVERY = 100
 /** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
@@ -27,48 +27,69 @@ const HELD_MAX = 5000
 
 type Held = Array<{ seq: number, frame: Buffer }>
 
+/** What one socket knows of one room's order. */
+interface RoomState {
+  /** Set while the room is being caught up: its live frames wait here. */
+  held?: Held
+  /** The highest seq a catch-up sent. */
+  floor?: number
+  /**
+   * The seqs delivered live since the last catch-up, as runs of consecutive seqs (first, last,
+   * first, last, …): the sequencer hands frames over in order, so this is nearly always one run,
+   * extended in place for each frame.
+   */
+  live: number[]
+}
+
 /**
  * One socket's order of delivery per room, around catch-ups: while a room is being caught up its
  * live frames are held; once the catch-up is sent, those it covered are dropped and the rest
  * follow in seq order; afterwards live frames at or below what the catch-up sent are duplicates.
+ * A live frame costs one map lookup and a comparison (it is done for every socket of the room).
  */
 export class RoomOrder {
-  /** Rooms being caught up: their live frames wait here. */
-  private readonly held = new Map<number, Held>()
-  /** Per room, the highest seq a catch-up sent. */
-  private readonly floor = new Map<number, number>()
-  /** Per room, seqs delivered live since the last catch-up of that room, so a catch-up skips them. */
-  private readonly liveSeen = new Map<number, Set<number>>()
+  private readonly rooms = new Map<number, RoomState>()
+
+  private state (roomId: number): RoomState {
+    let state = this.rooms.get(roomId)
+    if (state === undefined) this.rooms.set(roomId, state = { live: [] })
+    return state
+  }
 
   /** What to do with a live frame at `seq`: send it now, hold it (catching up), skip it (a duplicate), or overflow (too many held). */
   offer (roomId: number, seq: number, frame: Buffer): 'send' | 'held' | 'skip' | 'overflow' {
-    const held = this.held.get(roomId)
+    const state = this.state(roomId)
+    const { held, floor, live } = state
     if (held !== undefined) {
       if (held.length >= HELD_MAX) return 'overflow'
       held.push({ seq, frame })
       return 'held'
     }
-    const floor = this.floor.get(roomId)
     if (floor !== undefined && seq <= floor) return 'skip'
-    let seen = this.liveSeen.get(roomId)
-    if (seen === undefined) this.liveSeen.set(roomId, seen = new Set())
-    if (seen.size < LIVE_SEEN_MAX) seen.add(seq)
+    const last = live.length - 1
+    if (last > 0 && live[last] === seq - 1) live[last] = seq
+    else if (live.length < LIVE_RUNS_MAX * 2) live.push(seq, seq)
     return 'send'
   }
 
   /** Starts holding the room's live frames (a catch-up begins; one announced when the socket opened is already holding). */
   hold (roomId: number): void {
-    if (!this.held.has(roomId)) this.held.set(roomId, [])
+    const state = this.state(roomId)
+    state.held ??= []
   }
 
   /** Whether the room's live frames are being held. */
   holding (roomId: number): boolean {
-    return this.held.has(roomId)
+    return this.rooms.get(roomId)?.held !== undefined
   }
 
   /** Whether a catch-up frame at `seq` already went out live. */
   sentLive (roomId: number, seq: number): boolean {
-    return this.liveSeen.get(roomId)?.has(seq) === true
+    const live = this.rooms.get(roomId)?.live ?? []
+    for (let i = 0; i < live.length; i += 2) {
+      if (seq >= live[i]! && seq <= live[i + 1]!) return true
+    }
+    return false
   }
 
   /**
@@ -76,31 +97,31 @@ export class RoomOrder {
    * known): stops holding and returns the held frames past it, in seq order, to send now.
    */
   release (roomId: number, floor: number | undefined): Held {
-    const held = this.held.get(roomId) ?? []
-    this.held.delete(roomId)
+    const state = this.state(roomId)
+    const held = state.held ?? []
+    state.held = undefined
     if (floor === undefined) {
-      this.floor.delete(roomId)
+      state.floor = undefined
       return held.sort((a, b) => a.seq - b.seq)
     }
-    this.floor.set(roomId, floor)
-    this.liveSeen.delete(roomId)
+    state.floor = floor
+    state.live = []
     return held.filter(h => h.seq > floor).sort((a, b) => a.seq - b.seq)
   }
 
   /** The highest seq held for the room (what the client will have once they are sent). */
   heldUpTo (roomId: number): number {
-    return Math.max(0, ...(this.held.get(roomId) ?? []).map(h => h.seq))
+    return Math.max(0, ...(this.rooms.get(roomId)?.held ?? []).map(h => h.seq))
   }
 
   /** Forgets a room (the socket stopped listening to it). */
   forget (roomId: number): void {
-    this.held.delete(roomId)
-    this.floor.delete(roomId)
-    this.liveSeen.delete(roomId)
+    this.rooms.delete(roomId)
   }
 
+  /** Drops every held frame (the socket is going away). */
   clear (): void {
-    this.held.clear()
+    for (const state of this.rooms.values()) state.held = undefined
   }
 }
 
@@ -530,9 +551,31 @@ export class Hub {
   send (client: Client, frame: Buffer | string): boolean {
     const { socket } = client
     if (socket.readyState !== socket.OPEN) return false
+    this.corkForTurn(client)
     socket.send(frame, { binary: false })
     if (socket.bufferedAmount > this.options.maxBufferedBytes) this.dropSlow(client)
     return true
+  }
+
+  /** Connections corked by `send` in this turn of the event loop, written out together at its end. */
+  private readonly corked = new Set<Client>()
+
+  /**
+   * Holds a socket's frames until the synchronous work that sends them is done (a batch of sends
+   * published at once, a frame to every member): then each connection writes what it got in one
+   * system call rather than one per frame. A lone frame waits for nothing but the end of the
+   * current task (a microtask).
+   */
+  private corkForTurn (client: Client): void {
+    if (this.corked.has(client)) return
+    client.connection.cork()
+    this.corked.add(client)
+    if (this.corked.size === 1) {
+      queueMicrotask(() => {
+        for (const corked of this.corked) corked.connection.uncork()
+        this.corked.clear()
+      })
+    }
   }
 
   /**

@@ -22,6 +22,14 @@ t.test('live frames go out until a catch-up holds them; afterwards only those pa
   t.notOk(order.sentLive(1, 5), 'the catch-up reset what was seen live')
 })
 
+t.test('what went out live is remembered across gaps (a sequencer that gave up on a seq), and only that', async t => {
+  const order = new RoomOrder()
+  for (const seq of [10, 11, 12, 14, 15, 20]) t.equal(order.offer(1, seq, frame(seq)), 'send')
+  t.same([9, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21].filter(seq => order.sentLive(1, seq)), [10, 11, 12, 14, 15, 20],
+    'a catch-up skips exactly the seqs sent live, not the missing 13 or 16–19')
+  t.notOk(order.sentLive(2, 10), 'per room')
+})
+
 t.test('a failed or reset catch-up releases everything it held, in order, and knows no floor', async t => {
   const order = new RoomOrder()
   order.hold(3)
