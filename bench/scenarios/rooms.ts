@@ -142,12 +142,21 @@ export async function p9 (ctx: Context): Promise<Row[]> {
   const base = `${server.base}/api/v1/users/me/rooms?limit=100`
   const pages = [base, `${base}&offset=100`]
 
+  // Each page is measured in `rounds` rounds and its best (least disturbed) round kept, as P1 and P2 do.
+  const rounds = ctx.quick ? 1 : 3
+  const best = (results: LoadResult[]): LoadResult => results.reduce((a, b) => b.mean < a.mean ? b : a)
   const measure = async (): Promise<{ first: LoadResult, second: LoadResult, check: Page[] }> => {
+    // What the seeding left dirty is written out now, not by the checkpointer while we measure.
+    await withClient(ctx.databaseUrl, async c => { await c.query('CHECKPOINT') })
     const check = [await fetchPage(pages[0]!, headers), await fetchPage(pages[1]!, headers)]
     for (const url of pages) await load({ url, headers, connections: 10, seconds: warm })
-    const first = await load({ url: pages[0]!, headers, connections: 10, seconds })
-    const second = await load({ url: pages[1]!, headers, connections: 10, seconds })
-    return { first, second, check }
+    const pageOne: LoadResult[] = []
+    const pageTwo: LoadResult[] = []
+    for (let i = 0; i < rounds; i++) {
+      pageOne.push(await load({ url: pages[0]!, headers, connections: 10, seconds }))
+      pageTwo.push(await load({ url: pages[1]!, headers, connections: 10, seconds }))
+    }
+    return { first: best(pageOne), second: best(pageTwo), check }
   }
   const atSmall = await measure()
   const plansSmall = [...await plans(ctx.databaseUrl, readerId, 0), ...await plans(ctx.databaseUrl, readerId, 100)]
@@ -169,11 +178,11 @@ export async function p9 (ctx: Context): Promise<Row[]> {
     }
     return { ms, unread }
   }
-  const rounds = ctx.quick ? 5 : 20
-  const oneAtATime = await sequential(rounds)
+  const sequentialRounds = ctx.quick ? 5 : 20
+  const oneAtATime = await sequential(sequentialRounds)
   await withClient(ctx.databaseUrl, async c => { await c.query('UPDATE room_members SET last_read_seq = 0 WHERE user_id = $1', [readerId]) })
-  const everything = await sequential(rounds)
-  const everythingSecond = await sequential(rounds, pages[1])
+  const everything = await sequential(sequentialRounds)
+  const everythingSecond = await sequential(sequentialRounds, pages[1])
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const total = await withClient(ctx.databaseUrl, async c => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM messages')).rows[0]!.n))
 
@@ -193,7 +202,7 @@ export async function p9 (ctx: Context): Promise<Row[]> {
   return [
     row('P9', `my rooms page 1 (limit=100) mean ms, ${label} vs 10k`, 'ms', atLarge.first.mean, atSmall.first.mean, { on: 'ratio', op: '<=', value: 1.2 }, checkNote),
     row('P9', `my rooms page 2 (offset=100) mean ms, ${label} vs 10k`, 'ms', atLarge.second.mean, atSmall.second.mean, { on: 'ratio', op: '<=', value: 1.2 },
-      `page 1 one request at a time at ${label}, median of ${rounds}: ${median(oneAtATime.ms).toFixed(1)} ms as seeded (${oneAtATime.unread} unread), ` +
+      `best of ${rounds} rounds of ${seconds} s at each size; page 1 one request at a time at ${label}, median of ${sequentialRounds}: ${median(oneAtATime.ms).toFixed(1)} ms as seeded (${oneAtATime.unread} unread), ` +
       `${median(everything.ms).toFixed(1)} ms with everything unread (${everything.unread}; page 2: ${median(everythingSecond.ms).toFixed(1)} ms, ${everythingSecond.unread})`),
     {
       scenario: 'P9',
