@@ -64,6 +64,25 @@ export class Session {
     this.budget?.refund(this.client.userId, units)
   }
 
+  /** Work of this socket's frames still running after their turn ended (see `finishLater`). */
+  private unfinished = 0
+
+  /**
+   * Ends the frame's turn, so the socket's next frame starts, while `work` finishes: for a send
+   * that has taken its place in its room's queue (src/chat/send-queue.ts), so one socket's sends
+   * are stored in the order they came and those that wait go out together in one statement. What
+   * `work` throws becomes an `error` frame. At most MAX_PENDING_FRAMES at once: past that a frame
+   * waits for its work, as every other frame does.
+   */
+  async finishLater (work: Promise<unknown>): Promise<void> {
+    if (this.unfinished >= MAX_PENDING_FRAMES) {
+      await work
+      return
+    }
+    this.unfinished++
+    work.catch((err: unknown) => { this.refuse(err) }).finally(() => { this.unfinished-- }).catch(() => {})
+  }
+
   /** The `error` frame for anything a handler threw (the same mapping as REST); `extra` names what it was about. */
   refuse (err: unknown, extra: { room_id?: number } = {}): void {
     const { body, retryAfter } = toErrorBody(err, this.log)

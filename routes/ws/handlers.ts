@@ -30,8 +30,13 @@ export function frameHandlers (app: FastifyInstance, request: FastifyRequest): F
   const handlers: FrameHandlers = {
     async 'message:send' (payload, session) {
       await app.checkSendLimit(request)
-      // The sender's own sockets get the message as `message:new`, like every member's.
-      await sendMessage(app, session.userId, payload)
+      // The sender's own sockets get the message as `message:new`, like every member's. A send
+      // without attachments is in its room's queue once sendMessage has taken its first step (it
+      // checks the text and submits before it awaits anything): the socket's next frame need not
+      // wait for its statement. One with attachments has a transaction of its own: it is waited for.
+      const sent = sendMessage(app, session.userId, payload)
+      if ((payload.attachment_ids ?? []).length === 0) await session.finishLater(sent)
+      else await sent
     },
 
     async 'room:join' ({ room_id: roomId }, session) {

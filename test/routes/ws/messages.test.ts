@@ -184,12 +184,21 @@ t.test('frames from one socket are handled in the order they were sent', async t
   const socket = await TestSocket.as(t, url, alice)
   const watcher = await TestSocket.as(t, url, alice)
   const count = 60
-  for (let i = 0; i < count; i++) socket.send({ type: 'message:send', payload: { room_id: room, content: `n${i}` } })
+  // Sent back to back: the sends after the first wait in the room's queue together (a socket's
+  // next frame does not wait for its send's statement), and a refused one in the middle is only its own.
+  for (let i = 0; i < count; i++) {
+    socket.send({ type: 'message:send', payload: { room_id: room, content: `n${i}` } })
+    if (i === count / 2) socket.send({ type: 'message:send', payload: { room_id: 424242, content: 'nowhere' } })
+  }
   await watcher.message(`n${count - 1}`)
   const contents = watcher.all(isNew).map(f => f.payload.content)
   t.same(contents, Array.from({ length: count }, (_, i) => `n${i}`))
   const ids = watcher.all(isNew).map(f => f.payload.id as number)
   t.same(ids, [...ids].sort((a, b) => a - b), 'ids increase in that order')
+  const seqs = watcher.all(isNew).map(f => f.payload.seq as number)
+  t.same(seqs, Array.from({ length: count }, (_, i) => seqs[0]! + i), 'and so do their seqs, without a gap')
+  t.match((await socket.error()).payload, { code: 'ROOM_NOT_FOUND' }, 'the refused send got its error frame')
+  t.equal(socket.all(f => f.payload?.content === 'nowhere').length, 0, 'and stored nothing')
 })
 
 t.test('the message-send rate limit is shared by REST and WebSocket, and answered with an error frame', async t => {
