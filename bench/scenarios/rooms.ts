@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js'
 import { myRooms } from '../../src/chat/read-state.js'
 import type { Context } from '../lib/context.js'
 import { signToken, withClient } from '../lib/db.js'
-import { load, type LoadResult } from '../lib/load.js'
+import { best, load, type LoadResult } from '../lib/load.js'
 import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
 
@@ -144,7 +144,6 @@ export async function p9 (ctx: Context): Promise<Row[]> {
 
   // Each page is measured in `rounds` rounds and its best (least disturbed) round kept, as P1 and P2 do.
   const rounds = ctx.quick ? 1 : 3
-  const best = (results: LoadResult[]): LoadResult => results.reduce((a, b) => b.mean < a.mean ? b : a)
   const measure = async (): Promise<{ first: LoadResult, second: LoadResult, check: Page[] }> => {
     // What the seeding left dirty is written out now, not by the checkpointer while we measure.
     await withClient(ctx.databaseUrl, async c => { await c.query('CHECKPOINT') })
