@@ -585,18 +585,14 @@ export class Hub {
    * wait (the replay's turn ends: the client, not the server, is what it waits for).
    */
   async sendPaced (client: Client, frames: string[], onWait?: () => void): Promise<void> {
-    const { socket, connection } = client
+    const { socket } = client
     if (socket.readyState !== socket.OPEN || frames.length === 0) return
     let written: Promise<void> | undefined
-    connection.cork()
-    try {
-      for (const frame of frames.slice(0, -1)) socket.send(frame, { binary: false })
-      const last = frames.at(-1)!
-      if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) socket.send(last, { binary: false })
-      else written = new Promise<void>(resolve => { socket.send(last, { binary: false }, () => resolve()) })
-    } finally {
-      connection.uncork()
-    }
+    this.corkForTurn(client)
+    for (const frame of frames.slice(0, -1)) socket.send(frame, { binary: false })
+    const last = frames.at(-1)!
+    if (socket.bufferedAmount < this.options.maxBufferedBytes / 4) socket.send(last, { binary: false })
+    else written = new Promise<void>(resolve => { socket.send(last, { binary: false }, () => resolve()) })
     if (written === undefined) return
     onWait?.()
     await written
