@@ -68,7 +68,9 @@ export async function storeSends ({ db, bus }: { db: Db, bus: ChatBus }, sends: 
  * Sends a message: the one path for REST and WebSocket. Stored if the user is a member, in one
  * statement with the other sends waiting at that moment (see `storeSends`), and published as
  * `message:new` once committed. With a `client_msg_id` the user already used, nothing is stored and
- * the original message is returned instead.
+ * the original message is returned instead. A send without attachments is submitted to the queue
+ * before the first await: calls made one after the other keep their order in the room (the
+ * WebSocket handler lets a socket's next frame start then: routes/ws/handlers.ts).
  */
 export async function sendMessage ({ db, sends, bus }: { db: Db, sends: MessageSends, bus: ChatBus }, userId: number, input: SendMessageInput): Promise<SentMessage> {
   const attachmentIds = input.attachment_ids ?? []
