@@ -11,7 +11,12 @@ export class AppError extends Error {
     /** Seconds, for 429 and 503 (sent as Retry-After). */
     readonly retryAfter?: number
   ) {
+    // A refusal (4xx) is an answer, not a fault: its stack is never logged, and capturing one
+    // cost more than the rest of a refused WebSocket frame (a flood of them is refused by the thousand).
+    const stackTraceLimit = Error.stackTraceLimit
+    if (statusCode < 500) Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = stackTraceLimit
   }
 }
 

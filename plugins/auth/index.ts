@@ -29,6 +29,12 @@ declare module 'fastify' {
      * issued under their current token version; sets `request.user`. One primary-key lookup.
      */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /**
+     * Whether the request's token has a good signature and claims (sets `request.user` when it
+     * has); no database read. Checked once per request: the global rate limit's key and
+     * `authenticate` both ask, and the second gets the first's answer.
+     */
+    verifyToken: (request: FastifyRequest) => Promise<boolean>
     signToken: (user: { id: number, role: string, token_version: number }) => string
     /** The user's auth state (name, role, token version, disabled), as `authenticate` reads it: cached for AUTH_CACHE_SECONDS. */
     authState: (userId: number) => Promise<AuthState | undefined>
@@ -61,6 +67,10 @@ function extractToken (request: FastifyRequest): string | undefined {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** `verifyToken`'s answer for this request, once asked. */
+    tokenCheck: Promise<boolean> | null
+  }
   interface FastifyContextConfig {
     /** Accept the token from `?token=` or the subprotocol (WebSocket upgrades only). */
     websocketToken?: boolean
@@ -101,12 +111,14 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
   const activity = new SeenTracker(app.db, app.log)
   app.decorate('markSeen', (userId: number) => { activity.seen(userId) })
 
+  app.decorateRequest('tokenCheck', null)
+  app.decorate('verifyToken', async (request: FastifyRequest) => {
+    request.tokenCheck ??= request.jwtVerify().then(() => true, () => false)
+    return await request.tokenCheck
+  })
+
   app.decorate('authenticate', async (request: FastifyRequest) => {
-    try {
-      await request.jwtVerify()
-    } catch {
-      throw unauthorized(INVALID)
-    }
+    if (!await app.verifyToken(request)) throw unauthorized(INVALID)
     const { user } = request
     if (!Number.isSafeInteger(user.id) || user.id < 1 || user.id > INT32_MAX) throw unauthorized(INVALID)
     // Revocation: a JWT is valid until it expires, so every request checks that the user still

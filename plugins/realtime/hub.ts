@@ -22,6 +22,8 @@ export const CloseCode = {
 const LIVE_RUNS_MAX = 64
 /** A catch-up is sent in chunks of this many frames, one chunk per turn of the event loop (see `Hub.catchUp`). */
 const YIELD_EVERY = 100
+/** `HubOptions.replayPatienceMs`'s default. */
+const REPLAY_PATIENCE_MS = 1000
 /** Live frames a socket may hold while its catch-up is being sent; past it, it is a slow consumer. */
 const HELD_MAX = 5000
 
@@ -156,6 +158,8 @@ export interface HubOptions {
   onSlowConsumer?: (client: Client) => void
   /** In-order delivery of the rooms' feed frames: the bound on waiting for a missing one, and how the database is read. */
   feed: Omit<SequencerOptions, 'deliver'>
+  /** How long a replay waiting for its client to read keeps the user's next one waiting (see `Hub.catchUp`). Default 1 s. */
+  replayPatienceMs?: number
 }
 
 /** How every member frame begins (frames are serialized `{"type":...` first). */
@@ -525,7 +529,14 @@ export class Hub {
         // out), nothing more of what the catch-up read is sent.
         if (client.socket.readyState !== client.socket.OPEN || !client.rooms.has(roomId)) break
         const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
-        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)), endTurn)
+        // Waiting for its client to read, the replay keeps its turn for a while (a client reading
+        // at a normal pace is soon back, and the user's replays stay one at a time), then lets the
+        // user's next one go: one of their clients that stopped reading holds up the others a second at most.
+        let patience: NodeJS.Timeout | undefined
+        await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)), () => {
+          patience = setTimeout(() => { endTurn?.() }, this.options.replayPatienceMs ?? REPLAY_PATIENCE_MS)
+        })
+        clearTimeout(patience)
       }
       if (!client.rooms.has(roomId)) return undefined
       floor = result.upTo
@@ -582,7 +593,7 @@ export class Hub {
    * Sends frames in one write to the connection (each `send` would be a system call of its own)
    * and, when the socket's buffer is getting full, waits until they have been written out: for
    * catch-up, where the server (not the room) decides the pace. `onWait` is told before such a
-   * wait (the replay's turn ends: the client, not the server, is what it waits for).
+   * wait (the client, not the server, is what it waits for).
    */
   async sendPaced (client: Client, frames: string[], onWait?: () => void): Promise<void> {
     const { socket } = client
@@ -602,8 +613,8 @@ export class Hub {
   private readonly replays = new Map<number, Promise<void>>()
 
   /**
-   * Waits until the user's replays queued before this one on this instance are done (or are
-   * waiting for their client to read), and returns what ends this one's turn (a second call does
+   * Waits until the user's replays queued before this one on this instance are done (or have
+   * waited `replayPatienceMs` for their client to read), and returns what ends this one's turn (a second call does
    * nothing). One replay of a user at a time: an abuser's sockets replaying at once get the
    * server's time one after the other, not together, while other users' work goes on.
    */
@@ -619,11 +630,16 @@ export class Hub {
     }
   }
 
-  /** Catch-ups waiting for their turn (see `catchUp`), first come first served. */
+  /** Work waiting for its turn (see `nextTurn`), first come first served. */
   private readonly turns: Array<() => void> = []
 
-  /** Resolves at this catch-up's turn: one a turn of the event loop (a `setImmediate` each). */
-  private async nextTurn (): Promise<void> {
+  /**
+   * Resolves at the caller's turn: one a turn of the event loop (a `setImmediate` each), for work
+   * that a burst would otherwise pile into one turn: a catch-up's chunks, and sockets opening (see
+   * the realtime plugin's `prepare`). Node accepts one new connection per turn of its event loop,
+   * so a turn kept short is also how soon another client's new connection is taken in.
+   */
+  async nextTurn (): Promise<void> {
     await new Promise<void>(resolve => {
       this.turns.push(resolve)
       if (this.turns.length === 1) setImmediate(this.passTurn)

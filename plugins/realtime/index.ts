@@ -147,7 +147,11 @@ export default fp<RealtimeOptions>(async function realtimePlugin (app, opts) {
     else connection.once('close', () => { hub.release(place) })
     try {
       // A socket past a cap is closed as it opens (1013): its rooms are not read.
-      return { user, tokenVersion, connection, place, log, rooms: place.held ? await userRooms.get(user.id) : [] }
+      const rooms = place.held ? await userRooms.get(user.id) : []
+      // What is left (the handshake, joining the hub, or the 1013) is done one socket a turn: a
+      // burst of upgrades that shared a read would otherwise all go on in the turn it came back.
+      await hub.nextTurn()
+      return { user, tokenVersion, connection, place, log, rooms }
     } catch (err) {
       hub.release(place)
       throw err

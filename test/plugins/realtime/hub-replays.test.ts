@@ -1,5 +1,6 @@
 // Issue 17, item 2: a user's catch-ups (replays) on one instance run one at a time, whatever the
-// number of their sockets, and one queued behind the others is dropped unread once its socket closed.
+// number of their sockets (one waiting for its client holds the next for replayPatienceMs at most),
+// and one queued behind the others is dropped unread once its socket closed.
 import type { Duplex } from 'node:stream'
 import t from 'tap'
 import type { WebSocket } from 'ws'
@@ -27,8 +28,8 @@ function fakeSocket (full = false): { socket: WebSocket, connection: Duplex, sen
   return { socket: socket as unknown as WebSocket, connection: connection as unknown as Duplex, sent, drain }
 }
 
-function setUp () {
-  const hub = new Hub({ maxBufferedBytes: 1 << 20, maxSocketsPerUser: 20, maxSocketsPerAddress: 20, feed: noFeed })
+function setUp (options: { replayPatienceMs?: number } = {}) {
+  const hub = new Hub({ maxBufferedBytes: 1 << 20, maxSocketsPerUser: 20, maxSocketsPerAddress: 20, feed: noFeed, ...options })
   const open = (userId: number, full = false) => {
     const fake = fakeSocket(full)
     return { client: hub.add(fake.socket, fake.connection, hub.reserve(userId, 'a'), 0)!, ...fake }
@@ -98,8 +99,8 @@ t.test('a replay queued behind the user\'s others is dropped unread once its soc
   t.equal(await later, 0)
 })
 
-t.test('a replay waiting for its client to read lets the user\'s next replay go', async t => {
-  const { hub, open } = setUp()
+t.test('a replay waiting for its client to read keeps the user\'s next one waiting, for replayPatienceMs', async t => {
+  const { hub, open } = setUp({ replayPatienceMs: 100 })
   const slow = open(1, true)
   const b = open(1)
   const r = reads()
@@ -110,11 +111,34 @@ t.test('a replay waiting for its client to read lets the user\'s next replay go'
   r.finish('slow')
   await turns()
   t.equal(slow.sent.length, 100, 'the first chunk went out and waits to be written')
-  t.same(r.started, ['slow', 'b'], 'the next replay started: the server is not what the first waits for')
+  t.same(r.started, ['slow'], 'the next replay still waits: a client reading at a normal pace is soon back')
+  await new Promise(resolve => setTimeout(resolve, 150))
+  t.same(r.started, ['slow', 'b'], 'past the patience the next replay started: the server is not what the first waits for')
   r.finish('b')
   t.equal(await second, 0)
   slow.drain()
   await turns()
   slow.drain()
   t.equal(await first, 150, 'the first one finishes once its client reads')
+})
+
+t.test('a replay whose client reads within the patience keeps its turn to the end', async t => {
+  const { hub, open } = setUp({ replayPatienceMs: 10_000 })
+  const slow = open(1, true)
+  const b = open(1)
+  const r = reads()
+  const first = hub.catchUp(slow.client, ROOM, r.read('slow', 250))
+  const second = hub.catchUp(b.client, ROOM, r.read('b'))
+  await turns()
+  r.finish('slow')
+  for (let i = 0; i < 3; i++) {
+    await turns()
+    t.same(r.started, ['slow'], `the next replay waits while chunk ${i + 1} is written`)
+    slow.drain()
+  }
+  t.equal(await first, 250)
+  await turns()
+  t.same(r.started, ['slow', 'b'], 'then the next one starts')
+  r.finish('b')
+  t.equal(await second, 0)
 })
