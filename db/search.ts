@@ -1,8 +1,9 @@
-import { type RawBuilder, sql } from 'kysely'
+import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
 import type { Db } from './database.js'
 import type { MessageRow } from './messages.js'
 import { type ViewParts, viewParts } from './message-views.js'
 import { likeLiteral } from './rooms.js'
+import { StatementCache } from './statement-cache.js'
 
 /**
  * What a search looks for, read from `q` (src/chat/search.ts `parseQuery`): `q` itself goes to
@@ -57,8 +58,6 @@ export function headlineOptions (start: string, stop: string): string {
   return `StartSel=${start}, StopSel=${stop}, MaxWords=35, MinWords=15`
 }
 
-const contains = (text: string): RawBuilder<boolean> => sql<boolean>`messages.content ilike ${`%${likeLiteral(text)}%`}`
-
 /**
  * Relevance ranks at most this many matches: the newest ones (README "Search", the route's
  * description). Finding them is bounded whatever the term (see `searchQuery`); ranking every match
@@ -69,11 +68,90 @@ export const RANKED_MAX = 500
 /** A result's messages columns (db/messages.ts `columns` but the author's name, joined on the page only). */
 const MESSAGE = ['id', 'room_id', 'user_id', 'content', 'created_at', 'seq', 'client_msg_id', 'edited_at', 'deleted_at', 'reply_to', 'reply_count'] as const
 
+/** What decides a search statement's text (see `StatementCache`): which parts it has. */
+interface SearchShape {
+  /** Per `or` group of pieces, how many pieces. */
+  groups: number[]
+  /** Per excluded part, whether it is excluded as a piece too. */
+  excluded: boolean[]
+  room: boolean
+  user: boolean
+  from: boolean
+  to: boolean
+  relevance: boolean
+  after: boolean
+}
+
 /**
- * One page of the caller's search (`searchQuery`), its rows in order.
+ * A search statement's parameters, each used as it is (see `StatementCache`): the pieces as ILIKE
+ * patterns (`piece:<group>:<i>`), the excluded parts (`excluded:<i>`, `excludedPattern:<i>`).
+ */
+type SearchValues = Record<string, unknown>
+
+function searchShape (terms: SearchTerms, filter: SearchFilter): SearchShape {
+  return {
+    groups: terms.groups.filter(group => group.length > 0).map(group => group.length),
+    excluded: terms.excluded.map(part => part.piece),
+    room: filter.roomId !== undefined,
+    user: filter.userId !== undefined,
+    from: filter.from !== undefined,
+    to: filter.to !== undefined,
+    relevance: filter.sort === 'relevance',
+    after: filter.after !== undefined
+  }
+}
+
+const pattern = (text: string): string => `%${likeLiteral(text)}%`
+
+function searchValues (terms: SearchTerms, filter: SearchFilter, headline: string): SearchValues {
+  const values: SearchValues = {
+    language: filter.language,
+    q: terms.q,
+    viewerId: filter.viewerId,
+    candidates: filter.sort === 'relevance' ? RANKED_MAX : filter.limit,
+    limit: filter.limit,
+    headline,
+    roomId: filter.roomId,
+    userId: filter.userId,
+    from: filter.from,
+    to: filter.to,
+    afterAt: filter.after?.at,
+    afterId: filter.after?.id,
+    afterRank: filter.after?.rank ?? 0
+  }
+  terms.groups.filter(group => group.length > 0).forEach((group, g) => {
+    group.forEach((piece, i) => { values[`piece:${g}:${i}`] = pattern(piece) })
+  })
+  terms.excluded.forEach(({ text }, i) => {
+    values[`excluded:${i}`] = text
+    values[`excludedPattern:${i}`] = pattern(text)
+  })
+  return values
+}
+
+/**
+ * One page of the caller's search (`searchQuery`), its rows in order. The statement's text is
+ * compiled once per shape (`StatementCache`).
  */
 export async function searchMessages (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string): Promise<SearchRow[]> {
-  return await searchQuery(db, terms, filter, headline).execute()
+  const { rows } = await db.executeQuery(compiledSearch(db, terms, filter, headline))
+  return rows
+}
+
+/** `searchQuery` compiled, through the statement cache: the same text and parameters as `searchQuery(…).compile()`. */
+export function compiledSearch (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string): CompiledQuery<SearchRow> {
+  return statements(db).compile<SearchRow>(searchShape(terms, filter), searchValues(terms, filter, headline))
+}
+
+/** Per database handle (tests run several apps in one process), its compiled search statements. */
+const caches = new WeakMap<Db, StatementCache<SearchShape, SearchValues>>()
+function statements (db: Db): StatementCache<SearchShape, SearchValues> {
+  let cache = caches.get(db)
+  if (cache === undefined) {
+    cache = new StatementCache((shape, values) => buildSearch(db, shape, values))
+    caches.set(db, cache)
+  }
+  return cache
 }
 
 /**
@@ -100,48 +178,52 @@ export async function searchMessages (db: Db, terms: SearchTerms, filter: Search
  *    (reactions and attachments, db/message-views.ts `viewParts`): the page and its views in one round trip.
  */
 export function searchQuery (db: Db, terms: SearchTerms, filter: SearchFilter, headline: string) {
-  const config = sql`${filter.language}::regconfig`
-  const query = sql`websearch_to_tsquery(${config}, ${terms.q})`
-  const pieces = terms.groups.filter(group => group.length > 0).map(group => sql.join(group.map(contains), sql` and `))
+  return buildSearch(db, searchShape(terms, filter), searchValues(terms, filter, headline))
+}
+
+/** `searchQuery` from its shape and values (each value a parameter, as `StatementCache` needs). */
+function buildSearch (db: Db, shape: SearchShape, v: SearchValues) {
+  const config = sql`${v.language}::regconfig`
+  const query = sql`websearch_to_tsquery(${config}, ${v.q})`
+  const contains = (key: string): RawBuilder<boolean> => sql<boolean>`messages.content ilike ${v[key]}`
+  const pieces = shape.groups.map((size, g) => sql.join(Array.from({ length: size }, (_, i) => contains(`piece:${g}:${i}`)), sql` and `))
   const match = sql.join([sql`messages.search_vector @@ ${query}`, ...pieces.map(p => sql`(${p})`)], sql` or `)
-  const relevance = filter.sort === 'relevance'
-  const after = filter.after
 
   let candidates = db.selectFrom('messages')
     .select([...MESSAGE.map(column => `messages.${column}` as const), 'messages.search_vector'])
     .where('messages.deleted_at', 'is', null)
     .where(sql<boolean>`(${match})`)
     .where(({ exists, selectFrom }) => exists(selectFrom('room_members as me').select(sql`1`.as('one'))
-      .where('me.user_id', '=', filter.viewerId).where(sql<boolean>`me.room_id = messages.room_id + 0`).offset(0)))
-  for (const { text, piece } of terms.excluded) {
-    candidates = candidates.where(sql<boolean>`not (messages.search_vector @@ phraseto_tsquery(${config}, ${text}))`)
-    if (piece) candidates = candidates.where(sql<boolean>`not (${contains(text)})`)
-  }
-  if (filter.roomId !== undefined) candidates = candidates.where('messages.room_id', '=', filter.roomId)
-  if (filter.userId !== undefined) candidates = candidates.where('messages.user_id', '=', filter.userId)
-  if (filter.from !== undefined) candidates = candidates.where('messages.created_at', '>=', sql<Date>`${filter.from}::timestamptz`)
-  if (filter.to !== undefined) candidates = candidates.where('messages.created_at', '<', sql<Date>`${filter.to}::timestamptz`)
-  if (!relevance && after !== undefined) candidates = candidates.where(sql<boolean>`(messages.created_at, messages.id) < (${after.at}::timestamptz, ${after.id})`)
-  candidates = candidates.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc').limit(relevance ? RANKED_MAX : filter.limit)
+      .where(sql<boolean>`me.user_id = ${v.viewerId}`).where(sql<boolean>`me.room_id = messages.room_id + 0`).offset(0)))
+  shape.excluded.forEach((piece, i) => {
+    candidates = candidates.where(sql<boolean>`not (messages.search_vector @@ phraseto_tsquery(${config}, ${v[`excluded:${i}`]}))`)
+    if (piece) candidates = candidates.where(sql<boolean>`not (${contains(`excludedPattern:${i}`)})`)
+  })
+  if (shape.room) candidates = candidates.where(sql<boolean>`messages.room_id = ${v.roomId}`)
+  if (shape.user) candidates = candidates.where(sql<boolean>`messages.user_id = ${v.userId}`)
+  if (shape.from) candidates = candidates.where(sql<boolean>`messages.created_at >= ${v.from}::timestamptz`)
+  if (shape.to) candidates = candidates.where(sql<boolean>`messages.created_at < ${v.to}::timestamptz`)
+  if (!shape.relevance && shape.after) candidates = candidates.where(sql<boolean>`(messages.created_at, messages.id) < (${v.afterAt}::timestamptz, ${v.afterId})`)
+  candidates = candidates.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc').limit(sql<number>`${v.candidates}`)
 
   const rank = sql<number>`ts_rank(c.search_vector, ${query})`
   let page = db.selectFrom(candidates.as('c'))
     .select(MESSAGE.map(column => `c.${column}` as const))
     .select([rank.as('rank'), sql<boolean>`c.search_vector @@ ${query}`.as('fts'),
       sql<string>`to_char(c.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('at')])
-  if (relevance) {
-    if (after !== undefined) page = page.where(sql<boolean>`(${rank}, c.created_at, c.id) < (${after.rank ?? 0}::real, ${after.at}::timestamptz, ${after.id})`)
+  if (shape.relevance) {
+    if (shape.after) page = page.where(sql<boolean>`(${rank}, c.created_at, c.id) < (${v.afterRank}::real, ${v.afterAt}::timestamptz, ${v.afterId})`)
     page = page.orderBy(rank, 'desc')
   }
-  page = page.orderBy('c.created_at', 'desc').orderBy('c.id', 'desc').limit(filter.limit)
+  page = page.orderBy('c.created_at', 'desc').orderBy('c.id', 'desc').limit(sql<number>`${v.limit}`)
 
-  const [reactions, attachments] = viewParts(sql<number>`page.id`, filter.viewerId)
+  const [reactions, attachments] = viewParts(sql<number>`page.id`, v.viewerId as number)
   return db.selectFrom(page.as('page'))
     .leftJoin('users', 'users.id', 'page.user_id')
     .selectAll('page')
     .select([reactions.as('reactions'), attachments.as('attachments')])
-    .select(['users.username', sql<string | null>`case when page.fts then ts_headline(${config}, translate(page.content, '<>', ${ANGLES.join('')}), ${query}, ${headline}) end`.as('headline')])
-    .$call(qb => relevance ? qb.orderBy(sql`page.rank`, 'desc') : qb)
+    .select(['users.username', sql<string | null>`case when page.fts then ts_headline(${config}, translate(page.content, '<>', ${ANGLES.join('')}), ${query}, ${v.headline}) end`.as('headline')])
+    .$call(qb => shape.relevance ? qb.orderBy(sql`page.rank`, 'desc') : qb)
     .orderBy('page.created_at', 'desc')
     .orderBy('page.id', 'desc')
 }
