@@ -45,8 +45,13 @@ function createAjv (options: Options, externals: Iterable<AnySchema | AnySchema[
   return ajv
 }
 
-/** The validator of every JSON value that comes in (bodies and frames), shared by every app of the process. */
-const json = createAjv(JSON_OPTIONS, sharedSchemas)
+/**
+ * The validator of every JSON value that comes in (bodies and frames), shared by every app of the
+ * process. The shared schemas are not checked against the meta-schema here: they are constants of
+ * the code, checked once by test/schemas/validator.test.ts rather than at every start (≈60 ms,
+ * bench/README P8).
+ */
+const json = createAjv(JSON_OPTIONS, sharedSchemas, false)
 
 /** Integers in text must be written in plain decimal: `0x1`, `1e0`, `+1`, `01`, `1.0` and ` 1` are not integers. */
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/
@@ -104,7 +109,7 @@ type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | string
 export function buildValidator (externalSchemas: Record<string, AnySchema | AnySchema[]>): (route: { schema: AnySchema, httpPart?: HttpPart }) => ValidateFunction {
   const externals = Object.values(externalSchemas)
   addNamed(json, externals)
-  // The JSON validator above has just checked every one of them against the meta-schema.
+  // Those the JSON validator lacked (not the shared ones) it has just checked against the meta-schema.
   const text = createAjv(TEXT_OPTIONS, externals, false)
   return ({ schema, httpPart }) => compiledOnUse(() => {
     if (httpPart === 'body') return compile(json, schema)
