@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, r
 import { createRequire } from 'node:module'
 import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent'
@@ -59,11 +60,22 @@ const templateReady = join(templateDir, 'PG_VERSION')
  */
 const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB']
 
+/**
+ * V8 gives a WebAssembly function to its optimizing compiler (TurboFan, on background threads)
+ * once it has run a budget's worth of code (default 1,800,000). PostgreSQL's start runs enough of
+ * its code for that to cost 0.4-0.8 s of CPU at every open, on the same two cores the server's
+ * own start needs (bench/README, P8). Ten times the budget leaves most of the start-up code to
+ * the baseline compiler (Liftoff); the code queries keep running is still optimized, a few seconds later.
+ * Process-wide, and read when PGlite's module is instantiated: set before the first open.
+ */
+const WASM_TIERING_BUDGET = 18_000_000
+
 /** The extensions the migrations create (0012: search), which PGlite must be given when it is created. */
 const extensions = { pg_trgm: pgTrgm, unaccent }
 
 /** Opens the embedded engine: `memory://` keeps nothing; a new directory starts as a copy of the template. */
 export async function openEmbedded (dataDir: string): Promise<PGlite> {
+  setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`)
   if (dataDir === 'memory://') {
     return await PGlite.create({ startParams, extensions, loadDataDir: existsSync(templateTarball) ? new Blob([readFileSync(templateTarball)]) : undefined })
   }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 
 // prom-client itself, not fastify-metrics: fastify-metrics registers its own /metrics route (we need
 // ours, with the full schema, the METRICS_TOKEN check and the shared error handler), adds a
@@ -14,8 +14,11 @@ declare module 'fastify' {
 
 /** What the app reports to Prometheus. Every method is a no-op when metrics are off. */
 export interface Metrics {
-  /** This app's own registry (never prom-client's global one, so apps in one process don't clash): what GET /metrics serves. */
-  readonly registry: Registry
+  /**
+   * This app's own registry (never prom-client's global one, so apps in one process don't clash):
+   * what GET /metrics serves. Undefined when metrics are off: nothing is collected.
+   */
+  readonly registry: Registry | undefined
   /**
    * One message's fan-out, for `chat_fanout_latency_seconds`: the seconds from the moment it was
    * stored (its insert committed, when `message:new` is published) to the moment its frame was
@@ -38,11 +41,14 @@ export const UNMATCHED_ROUTE = '(unmatched)'
  * pg pool's use. `routes/metrics` serves them.
  */
 export default fp<MetricsOptions>(async function metricsPlugin (app, opts) {
-  const registry = new Registry()
   if (!opts.enabled) {
-    app.decorate('metrics', { registry, observeFanout: () => {} })
+    app.decorate('metrics', { registry: undefined, observeFanout: () => {} })
     return
   }
+  // Loaded only when metrics are on: production without METRICS_TOKEN starts without prom-client's
+  // modules (and @opentelemetry/api's, which it loads), bench/README P8.
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = await import('prom-client')
+  const registry = new Registry()
   const registers = [registry]
 
   // process_*, nodejs_* (event-loop lag, heap, GC, handles). prom-client offers no way to stop its

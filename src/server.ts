@@ -5,8 +5,10 @@ const config = loadConfigOrExit()
 
 // Imported only once the configuration is known good: a bad value is reported at once, before
 // the application's modules (seconds of loading) are read. The database (the embedded engine's
-// WebAssembly takes a second or two to start) opens meanwhile; the app closes it.
-const database = import('../plugins/db.js').then(async m => await m.startDatabase(config))
+// WebAssembly takes a second or two to start) opens meanwhile; the app closes it. The embedded
+// engine is opened first, before Kysely's hundreds of modules (plugins/db.ts) are even read.
+const embedded = config.databaseUrl === undefined ? import('../db/embedded.js').then(async m => await m.openEmbedded(config.dataDir)) : undefined
+const database = Promise.all([import('../plugins/db.js'), embedded]).then(async ([m, pglite]) => await m.startDatabase(config, pglite))
 database.catch(() => {}) // reported when the app awaits it, not as an unhandled rejection meanwhile
 const { buildApp } = await import('./app.js')
 const app = buildApp(config, { database })

@@ -28,6 +28,8 @@ export function bearerMatches (header: string | undefined, expected: Buffer): bo
  * (plugins/pressure.ts): an overload is when the metrics matter most.
  */
 const metrics: FastifyPluginAsyncTypebox<MetricsRouteOptions> = async function (app, opts) {
+  const { registry } = app.metrics
+  if (registry === undefined) throw new Error('GET /metrics is registered only when metrics are on (plugins/metrics.ts)')
   const expected = opts.token === undefined ? undefined : digest(opts.token)
   app.get('', {
     config: { rateLimit: false },
@@ -54,8 +56,8 @@ const metrics: FastifyPluginAsyncTypebox<MetricsRouteOptions> = async function (
       }
     }
   }, async (_request, reply) => {
-    const text = await app.metrics.registry.metrics()
-    return await reply.type(app.metrics.registry.contentType).send(text)
+    const text = await registry.metrics()
+    return await reply.type(registry.contentType).send(text)
   })
 }
 

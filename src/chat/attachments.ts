@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream'
-import { fileTypeFromBuffer } from 'file-type'
 import type Sharp from 'sharp'
 import { attachmentFor, deleteAttachmentRows, type DoomedFile, filesToDelete, insertAttachment, markExpiredUploads, setThumbnail, type StoredAttachment, trySweepLock } from '../../db/attachments.js'
 import type { Db } from '../../db/database.js'
@@ -101,6 +100,8 @@ export async function uploadAttachment ({ db, storage }: Deps, userId: number, f
   }
   try {
     if (meter.size === 0) throw badRequest('file must not be empty', 'EMPTY_FILE')
+    // file-type (two dozen modules) is loaded with the first upload, not at every start (bench/README P8).
+    const { fileTypeFromBuffer } = await import('file-type')
     const type = await fileTypeFromBuffer(meter.first)
     const contentType = type?.mime ?? 'application/octet-stream'
     const { width, height } = INLINE_TYPES.has(contentType) ? await dimensionsOf(storage, key) : { width: null, height: null }

@@ -34,7 +34,7 @@ const USERNAME_TAKEN = (): AppError => conflict('Username already taken', 'USERN
 
 export async function register ({ db, passwords }: Deps, input: RegisterInput): Promise<UserView> {
   const { username, key } = checkUsername(input.username)
-  checkPasswordPolicy(input.password)
+  await checkPasswordPolicy(input.password)
   if (await findUserByEmail(db, input.email) !== undefined) throw conflict('Email already registered', 'EMAIL_TAKEN')
   if (await usernameKeyHeld(db, key)) throw USERNAME_TAKEN()
   const passwordHash = await passwords.hash(input.password)
@@ -106,7 +106,7 @@ export async function updateMe (
   address: string
 ): Promise<UserRecord> {
   const name = input.username === undefined ? undefined : checkUsername(input.username)
-  if (input.password !== undefined) checkPasswordPolicy(input.password)
+  if (input.password !== undefined) await checkPasswordPolicy(input.password)
   const user = await findUserWithHash(db, userId)
   if (user === undefined) throw unauthorized('Missing or invalid authentication token')
   const ok = await checkUnderLockout(db, lockout, { email: user.email, userId: user.id, ip: address }, async () => await passwords.verify(input.current_password, user.password_hash))

@@ -45,8 +45,13 @@ function createAjv (options: Options, externals: Iterable<AnySchema | AnySchema[
   return ajv
 }
 
-/** The validator of every JSON value that comes in (bodies and frames), shared by every app of the process. */
-const json = createAjv(JSON_OPTIONS, sharedSchemas)
+/**
+ * The validator of every JSON value that comes in (bodies and frames), shared by every app of the
+ * process. The shared schemas are not checked against the meta-schema here: they are constants of
+ * the code, checked once by test/schemas/validator.test.ts rather than at every start (≈60 ms,
+ * bench/README P8).
+ */
+const json = createAjv(JSON_OPTIONS, sharedSchemas, false)
 
 /** Integers in text must be written in plain decimal: `0x1`, `1e0`, `+1`, `01`, `1.0` and ` 1` are not integers. */
 const DECIMAL = /^(?:0|[1-9][0-9]*)$/
@@ -76,22 +81,41 @@ function decimalIntegers (validate: ValidateFunction, schema: { properties?: Pro
   return checked
 }
 
+/**
+ * A validator compiled when it is first used rather than when it is made. Fastify reads
+ * `schemaEnv` (to hand Ajv the parent of the value, so it may replace it) and `errors` from the
+ * function it was given: both are read from the compiled one, which the first read compiles.
+ */
+function compiledOnUse (compileNow: () => ValidateFunction): ValidateFunction {
+  let compiled: ValidateFunction | undefined
+  const validate = () => (compiled ??= compileNow())
+  const lazy = ((data: unknown, context?: Parameters<ValidateFunction>[1]) => validate()(data, context)) as ValidateFunction
+  Object.defineProperties(lazy, {
+    schemaEnv: { get: () => validate().schemaEnv },
+    errors: { get: () => validate().errors }
+  })
+  return lazy
+}
+
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | string
 
 /**
  * Fastify's validator compiler (its `schemaController.compilersFactory.buildValidator`): bodies
  * through the shared JSON validator, query strings, params and headers through a coercing one.
+ * Each route's validator is compiled at its first request, not when the app starts: compiling
+ * them all took a quarter of a second of every start (bench/README, P8). Every route's
+ * validators are still compiled by the tests, which send requests through them.
  */
 export function buildValidator (externalSchemas: Record<string, AnySchema | AnySchema[]>): (route: { schema: AnySchema, httpPart?: HttpPart }) => ValidateFunction {
   const externals = Object.values(externalSchemas)
   addNamed(json, externals)
-  // The JSON validator above has just checked every one of them against the meta-schema.
+  // Those the JSON validator lacked (not the shared ones) it has just checked against the meta-schema.
   const text = createAjv(TEXT_OPTIONS, externals, false)
-  return ({ schema, httpPart }) => {
+  return ({ schema, httpPart }) => compiledOnUse(() => {
     if (httpPart === 'body') return compile(json, schema)
     const validate = compile(text, schema)
     return httpPart === 'querystring' || httpPart === 'params' ? decimalIntegers(validate, schema as { properties?: Properties }) : validate
-  }
+  })
 }
 
 function compile (ajv: Ajv, schema: AnySchema): ValidateFunction {
@@ -99,9 +123,9 @@ function compile (ajv: Ajv, schema: AnySchema): ValidateFunction {
   return (id !== undefined ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema)
 }
 
-/** A JSON validator for a schema (a WebSocket frame's payload): throws 400 naming the first problem. */
+/** A JSON validator for a schema (a WebSocket frame's payload), compiled at its first frame: throws 400 naming the first problem. */
 export function jsonValidator<T> (schema: TSchema, context = 'payload'): (value: unknown) => T {
-  const validate = compile(json, schema)
+  const validate = compiledOnUse(() => compile(json, schema))
   return value => {
     if (!validate(value)) throw badRequest(describeValidationError(validate.errors![0]!, context))
     return value as T

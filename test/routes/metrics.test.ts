@@ -148,9 +148,8 @@ t.test('production without METRICS_TOKEN: 404, and nothing is collected', async 
   t.equal(response.statusCode, 404)
   t.match(json(response), { code: 'ROUTE_NOT_FOUND' }, 'the answer of any unknown path')
   t.equal((await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 404, 'no token opens it')
-  t.equal(app.metrics.registry.getMetricsAsArray().length, 0, 'an empty registry')
-  app.metrics.observeFanout(0.01)
-  t.equal(app.metrics.registry.getMetricsAsArray().length, 0, 'the hub\'s calls are no-ops')
+  t.equal(app.metrics.registry, undefined, 'no registry')
+  t.doesNotThrow(() => { app.metrics.observeFanout(0.01) }, 'the hub\'s calls are no-ops')
 })
 
 t.test('production with METRICS_TOKEN: served behind it', async t => {
