@@ -2,7 +2,7 @@
 // WebSocket on the sender's socket, racing), random socket drops and reconnects with `since`, and
 // in some runs a Redis restart in the middle. At the end every member's client (its sockets one
 // after the other) has seen every feed frame of its rooms exactly once, in seq order: 1..last_seq.
-// 200 runs by default; MODEL_RUNS=n for more (`npm run test:model`), MODEL_SEED=s to replay a seed.
+// 50 runs by default (npm test keeps to its time); MODEL_RUNS=n for more (`npm run test:model`), MODEL_SEED=s to replay a seed.
 import type { FastifyInstance } from 'fastify'
 import fc from 'fast-check'
 import { sql } from 'kysely'
@@ -14,7 +14,7 @@ import { type Frame, listen, PrivateRedis, TestSocket } from '../../ws-client.js
 
 const USERS = 3
 const ROOMS = 2
-const RUNS = Number(process.env.MODEL_RUNS ?? 200)
+const RUNS = Number(process.env.MODEL_RUNS ?? 50)
 const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED)
 // A run takes about 0.1 s here (one with a Redis restart about 1 s): room to spare on a busy machine.
 t.setTimeout(Math.max(120_000, RUNS * 600))
