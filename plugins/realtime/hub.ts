@@ -509,6 +509,7 @@ export class Hub {
     let floor: number | undefined
     let refused = false
     let endTurn: (() => void) | undefined
+    let patience: NodeJS.Timeout | undefined
     try {
       endTurn = await this.replayTurn(client.userId)
       // Queued behind the user's other replays: one whose socket closed meanwhile is dropped unread.
@@ -530,13 +531,12 @@ export class Hub {
         if (client.socket.readyState !== client.socket.OPEN || !client.rooms.has(roomId)) break
         const chunk = result.frames.slice(i, i + YIELD_EVERY).filter(({ seq }) => !client.order.sentLive(roomId, seq))
         // Waiting for its client to read, the replay keeps its turn for a while (a client reading
-        // at a normal pace is soon back, and the user's replays stay one at a time), then lets the
-        // user's next one go: one of their clients that stopped reading holds up the others a second at most.
-        let patience: NodeJS.Timeout | undefined
+        // at a normal pace is soon back, and the user's replays stay one at a time): from its first
+        // wait, `replayPatienceMs` at most, then the user's next one goes. One of their clients that
+        // stopped reading, or reads slowly, holds up the others that long and no longer.
         await this.sendPaced(client, chunk.map(({ frame }) => JSON.stringify(frame)), () => {
-          patience = setTimeout(() => { endTurn?.() }, this.options.replayPatienceMs ?? REPLAY_PATIENCE_MS)
+          patience ??= setTimeout(() => { endTurn?.() }, this.options.replayPatienceMs ?? REPLAY_PATIENCE_MS)
         })
-        clearTimeout(patience)
       }
       if (!client.rooms.has(roomId)) return undefined
       floor = result.upTo
@@ -545,6 +545,7 @@ export class Hub {
       refused = !wasSubscribed
       throw err
     } finally {
+      clearTimeout(patience)
       endTurn?.()
       if (refused) {
         this.unsubscribe(client, roomId)

@@ -99,14 +99,20 @@ t.test('a replay queued behind the user\'s others is dropped unread once its soc
   t.equal(await later, 0)
 })
 
-t.test('a replay waiting for its client to read keeps the user\'s next one waiting, for replayPatienceMs', async t => {
-  const { hub, open } = setUp({ replayPatienceMs: 100 })
+/** Two replays of one user, queued at once: the first on a socket whose client does not read until told (`slow.drain`). */
+async function slowThenNext (replayPatienceMs: number, frames: number) {
+  const { hub, open } = setUp({ replayPatienceMs })
   const slow = open(1, true)
   const b = open(1)
   const r = reads()
-  const first = hub.catchUp(slow.client, ROOM, r.read('slow', 150))
+  const first = hub.catchUp(slow.client, ROOM, r.read('slow', frames))
   const second = hub.catchUp(b.client, ROOM, r.read('b'))
   await turns()
+  return { slow, r, first, second }
+}
+
+t.test('a replay waiting for its client to read keeps the user\'s next one waiting, for replayPatienceMs', async t => {
+  const { slow, r, first, second } = await slowThenNext(100, 150)
   t.same(r.started, ['slow'], 'one at a time')
   r.finish('slow')
   await turns()
@@ -123,13 +129,7 @@ t.test('a replay waiting for its client to read keeps the user\'s next one waiti
 })
 
 t.test('a replay whose client reads within the patience keeps its turn to the end', async t => {
-  const { hub, open } = setUp({ replayPatienceMs: 10_000 })
-  const slow = open(1, true)
-  const b = open(1)
-  const r = reads()
-  const first = hub.catchUp(slow.client, ROOM, r.read('slow', 250))
-  const second = hub.catchUp(b.client, ROOM, r.read('b'))
-  await turns()
+  const { slow, r, first, second } = await slowThenNext(10_000, 250)
   r.finish('slow')
   for (let i = 0; i < 3; i++) {
     await turns()
@@ -141,4 +141,21 @@ t.test('a replay whose client reads within the patience keeps its turn to the en
   t.same(r.started, ['slow', 'b'], 'then the next one starts')
   r.finish('b')
   t.equal(await second, 0)
+})
+
+t.test('a client that reads each chunk within the patience but slowly holds the next replay for replayPatienceMs in all, not per chunk', async t => {
+  const { slow, r, first, second } = await slowThenNext(100, 350)
+  r.finish('slow')
+  for (let i = 0; i < 3; i++) {
+    await new Promise(resolve => setTimeout(resolve, 60))
+    slow.drain()
+    await turns()
+  }
+  t.same(r.started, ['slow', 'b'], 'the next replay started though no single wait reached the patience')
+  r.finish('b')
+  t.equal(await second, 0)
+  slow.drain()
+  await turns()
+  slow.drain()
+  t.equal(await first, 350)
 })
