@@ -39,4 +39,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 # node itself as PID 1: SIGTERM reaches the server, which closes gracefully and exits 0 (with
 # `npm start` as PID 1, npm would exit 143). No stale-build check here: dist/ was built from
 # exactly the sources of this image.
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "dist/bundle/server.js"]

@@ -47,7 +47,9 @@ export default fp<MetricsOptions>(async function metricsPlugin (app, opts) {
   }
   // Loaded only when metrics are on: production without METRICS_TOKEN starts without prom-client's
   // modules (and @opentelemetry/api's, which it loads), bench/README P8.
-  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = await import('prom-client')
+  // `.default`: prom-client is CommonJS, and its module.exports is the one name both node and the
+  // server's bundle (scripts/build.mjs) give it.
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = (await import('prom-client')).default
   const registry = new Registry()
   const registers = [registry]
 

@@ -32,7 +32,8 @@ export interface RedisClientOptions {
  * queue, no retries): callers degrade instead of waiting.
  */
 export async function redisClient (url: string, { name, log, whileDown, subscriber = false, options }: RedisClientOptions): Promise<Redis> {
-  const { Redis } = await import('ioredis')
+  // `.default`: ioredis is CommonJS (see plugins/metrics.ts).
+  const { Redis } = (await import('ioredis')).default
   const redis = new Redis(url, {
     retryStrategy: times => Math.min(100 * times, 2000),
     connectionName: name,

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 /** The repository root. */
@@ -20,8 +20,12 @@ export const root = fileURLToPath(new URL('..', import.meta.url))
 /** Written last by a build: `{ sources }`, the hash of the sources it was built from. */
 export const BUILD_INFO = 'build-info.json'
 
-/** Files every build depends on besides tsconfig.build.json's `include`. */
-const RECIPE = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs']
+/**
+ * Files every build depends on besides tsconfig.build.json's `include`; package-lock.json because
+ * the server's bundle (`bundleServer`) holds the installed dependencies' code: another install
+ * makes dist/ stale.
+ */
+const RECIPE = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'package-lock.json']
 
 /** The demo page's sources (`buildWeb`): the page itself and the SDK it bundles. */
 const WEB_INPUTS = ['web', 'sdk/src']
@@ -120,11 +124,13 @@ export async function build (base = root) {
     mkdirSync(dirname(join(out, file)), { recursive: true })
     copyFileSync(join(base, file), join(out, file))
   }
-  try {
-    await buildWeb(base, join(out, 'web'))
-  } catch (err) {
-    rmSync(out, { recursive: true, force: true })
-    throw new Error(`the demo page's bundle (esbuild) failed (${err instanceof Error ? err.message : String(err)}); nothing was written to dist/`)
+  for (const [what, bundle] of /** @type {const} */ ([['the demo page', buildWeb], ['the server', bundleServer]])) {
+    try {
+      await bundle(base, out)
+    } catch (err) {
+      rmSync(out, { recursive: true, force: true })
+      throw new Error(`${what}'s bundle (esbuild) failed (${err instanceof Error ? err.message : String(err)}); nothing was written to dist/`)
+    }
   }
   // The compiled migrations are .js files: they carry the hash of the .ts sources they came from,
   // so that compiled and TypeScript runs name (and share) the same embedded template.
@@ -153,7 +159,7 @@ export async function build (base = root) {
 
 /**
  * The demo page (served at `/` by routes/web): web/main.ts and the SDK it imports bundled by
- * esbuild into `<out>/main.js` (one ES module for browsers, with its source map), and web/'s other
+ * esbuild into `<out>/web/main.js` (one ES module for browsers, with its source map), and web/'s other
  * files (index.html, style.css) copied beside it. Part of every build, so the page is never older
  * than the server serving it: its sources are among the build's inputs (WEB_INPUTS).
  * @param {string} base
@@ -165,7 +171,7 @@ export async function buildWeb (base, out) {
   await esbuild.build({
     absWorkingDir: base,
     entryPoints: [join(base, 'web', 'main.ts')],
-    outfile: join(out, 'main.js'),
+    outfile: join(out, 'web', 'main.js'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -173,7 +179,68 @@ export async function buildWeb (base, out) {
     sourcemap: true,
     logLevel: 'warning'
   })
-  for (const file of walk(base, 'web').filter(f => !/\.ts$/.test(f))) copyFileSync(join(base, file), join(out, file.slice('web/'.length)))
+  for (const file of walk(base, 'web').filter(f => !/\.ts$/.test(f))) copyFileSync(join(base, file), join(out, file))
+}
+
+/**
+ * Left out of the server's bundle, loaded from node_modules when used: PGlite (its WebAssembly
+ * and data files sit beside its modules), sharp (a native addon), the AWS SDK (the s3 driver's,
+ * loaded only with STORAGE_DRIVER=s3).
+ */
+const UNBUNDLED = ['@electric-sql/pglite', 'sharp', '@aws-sdk/*']
+
+/**
+ * The compiled server (`<out>/src/server.js`) and the packages it imports bundled by esbuild into
+ * `<out>/bundle/server.js`, which `npm start` and the Docker image run: a start reads a few dozen
+ * files instead of ~1,100 modules (module loading was most of P8's second start). Its dynamic
+ * imports stay lazy (chunks beside it, loaded when first used). Every bundled file still sees its
+ * own location: `import.meta.url`, and a CommonJS file's `__dirname` and `__filename`, name the
+ * file it came from (the password worker, the migrations' folder, the demo page, Swagger UI's
+ * assets, pino's and piscina's workers are found where they are), and `require` resolves from the
+ * bundle's folder (node_modules beside dist/).
+ * @param {string} base
+ * @param {string} out
+ * @returns {Promise<void>}
+ */
+export async function bundleServer (base, out) {
+  const esbuild = await import('esbuild')
+  const { readFile } = await import('node:fs/promises')
+  const outdir = join(out, 'bundle')
+  /** `file`'s path from the bundle's folder, as a relative URL. @param {string} file */
+  const fromBundle = file => JSON.stringify(relative(outdir, file).split(sep).join('/'))
+  /** @type {import('esbuild').Plugin} */
+  const ownLocation = {
+    name: 'own-location',
+    setup (build) {
+      build.onLoad({ filter: /\.[cm]?js$/ }, async ({ path }) => {
+        let text = await readFile(path, 'utf8')
+        const meta = text.includes('import.meta.url')
+        const commonjs = /\b__(?:dir|file)name\b/.test(text) && !/\b(?:const|let|var|function)\s+__(?:dir|file)name\b/.test(text)
+        if (!meta && !commonjs) return undefined
+        if (meta) text = text.replaceAll('import.meta.url', `new URL(${fromBundle(path)}, import.meta.url).href`)
+        // Not `import.meta` here: it would make esbuild take a CommonJS file for an ES module.
+        if (commonjs) text = `var __filename = __chatAppPath(new URL(${fromBundle(path)}, __chatAppUrl)), __dirname = __chatAppPath(new URL(${fromBundle(dirname(path) + sep)}, __chatAppUrl));\n${text}`
+        return { contents: text, loader: 'js' }
+      })
+    }
+  }
+  await esbuild.build({
+    absWorkingDir: base,
+    entryPoints: { server: join(out, 'src', 'server.js') },
+    outdir,
+    // Chunks beside the entry: one folder, so a file's path from the bundle is the same in all of them.
+    entryNames: '[name]',
+    chunkNames: '[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: UNBUNDLED,
+    banner: { js: "import { createRequire as __chatAppRequire } from 'node:module'; import { fileURLToPath as __chatAppPath } from 'node:url'; const __chatAppUrl = import.meta.url; const require = __chatAppRequire(__chatAppUrl);" },
+    plugins: [ownLocation],
+    logLevel: 'warning'
+  })
 }
 
 // `node scripts/build.mjs [--if-stale]`: --if-stale builds only when dist/ is missing or stale (npm test).

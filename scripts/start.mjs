@@ -1,5 +1,5 @@
 // @ts-check
-// `npm start`: the compiled server (dist/src/server.js), run in this very process, and only once
+// `npm start`: the compiled server (dist/bundle/server.js, scripts/build.mjs `bundleServer`), run in this very process, and only once
 // dist/ is known to be built from the current sources (dist/build-info.json holds their hash).
 // When it is not, this builds it first where the TypeScript compiler is installed (a line on
 // stdout, then the build's own), and refuses with one line on stderr where it is not (a
@@ -25,4 +25,4 @@ if (state !== 'fresh') {
   }
 }
 
-await import(pathToFileURL(join(root, 'dist', 'src', 'server.js')).href)
+await import(pathToFileURL(join(root, 'dist', 'bundle', 'server.js')).href)

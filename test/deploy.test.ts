@@ -136,7 +136,7 @@ t.test('Dockerfile: a build stage, then a runtime stage with production dependen
   const user = of('USER').at(-1)?.getArgumentsContent()
   t.equal(user, 'node', 'runs as the image\'s node user')
   t.notOk(['root', '0'].includes(String(user).split(':')[0]!), 'not root')
-  t.same(cmd, ['node', 'dist/src/server.js'], 'node is PID 1 (exec form, no npm, no shell)')
+  t.same(cmd, ['node', 'dist/bundle/server.js'], 'node is PID 1 (exec form, no npm, no shell)')
   t.equal(of('ENTRYPOINT').length, 0, 'no entrypoint in front of it')
   t.notMatch(dockerfile, /^\s*(CMD|ENTRYPOINT)\b.*\bnpm\b/m, 'npm is never the command')
 

@@ -1,5 +1,5 @@
 // The server as a real process, started as `npm start` starts it (`node scripts/start.mjs`: the
-// compiled dist/src/server.js, once dist/ is known to be built from these sources), without npm in
+// compiled server, dist/bundle/server.js, once dist/ is known to be built from these sources), without npm in
 // front so that signals and exit codes are the server's: for the tests that need signals, exit
 // codes or a crash. Start it, wait until it is healthy, stop it.
 import { spawn, type ChildProcess } from 'node:child_process'

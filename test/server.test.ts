@@ -2,8 +2,10 @@
 // by DATABASE_URL or by the seed's DB_* variables, refusal of bad configuration, and SIGTERM.
 import { join } from 'node:path'
 import pg from 'pg'
+import sharp from 'sharp'
 import t from 'tap'
-import { adminUrl, freePort, freshDatabase, postgresReachable, uniqueEmail } from './helper.js'
+import { WebSocket } from 'ws'
+import { adminUrl, freePort, freshDatabase, postgresReachable, redisUrl, uniqueEmail } from './helper.js'
 import { type Server, start, tempDir, terminate, untilHealthy } from './server-process.js'
 
 // Several real start-ups, each a few seconds (more on a loaded machine): more than the default budget.
@@ -98,6 +100,72 @@ t.test('npm start on the PostgreSQL server named by DATABASE_URL', { skip: noSer
   const stopped = await terminate(server)
   t.equal(stopped.code, 0, 'SIGTERM exits 0 within 10 s')
   t.comment(`SIGTERM to exit: ${stopped.seconds.toFixed(2)} s`)
+})
+
+// npm start runs the server's bundle (scripts/build.mjs `bundleServer`), which the in-process tests
+// never load: everything that is loaded on first use, or finds files by its own location, through it.
+t.test('npm start\'s bundle serves what is loaded on first use: migrations, Redis, metrics, passwords, uploads, thumbnails, docs, the demo page, WebSocket', { skip: noServer }, async t => {
+  const databaseUrl = await freshDatabase(t)
+  const metricsToken = 'bundle-metrics-token-0123456789'
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, METRICS_TOKEN: metricsToken, DATA_DIR: tempDir(t, 'chat-bundle-') })
+  await untilHealthy(server)
+  const base = `http://127.0.0.1:${server.port}`
+  const logs = server.stdout()
+  t.match(logs, /database schema up to date/, 'the migrations ran on the new database (the compiled migration files, loaded by the bundle\'s migrator)')
+
+  const common = await post(server.port, '/api/v1/users/register', { email: uniqueEmail('bundle'), password: 'password1234', username: 'bundle0' })
+  t.equal(common.status, 400, 'a common password is refused (the list, loaded at the first password)')
+  const email = uniqueEmail('bundle')
+  const password = 'correct horse battery staple'
+  t.equal((await post(server.port, '/api/v1/users/register', { email, password, username: 'bundle' })).status, 201, 'registered (bcrypt in the password worker)')
+  const { body: { token } } = await post(server.port, '/api/v1/users/login', { email, password })
+  const auth = { authorization: `Bearer ${token as string}` }
+  const room = await fetch(`${base}/api/v1/rooms`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bundle room' }) })
+  t.equal(room.status, 201)
+  const roomId = (await room.json() as { id: number }).id
+
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${encodeURIComponent(token as string)}`)
+  t.teardown(() => ws.terminate())
+  const delivered = new Promise<any>((resolve, reject) => {
+    ws.on('message', data => {
+      const frame = JSON.parse(String(data)) as { type: string, payload: any }
+      if (frame.type === 'message:new') resolve(frame.payload)
+    })
+    ws.once('error', reject)
+  })
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  ws.send(JSON.stringify({ type: 'room:join', payload: { room_id: roomId } }))
+
+  const image = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer()
+  const form = new FormData()
+  form.append('file', new Blob([image], { type: 'image/png' }), 'bundle.png')
+  const uploaded = await fetch(`${base}/api/v1/attachments`, { method: 'POST', headers: auth, body: form })
+  const attachment = await uploaded.json() as { id: string, content_type: string, width: number, height: number }
+  t.equal(uploaded.status, 201, JSON.stringify(attachment))
+  t.match(attachment, { content_type: 'image/png', width: 640, height: 480 }, 'typed from its bytes (file-type) and measured (sharp)')
+  const thumbnail = await fetch(`${base}/api/v1/attachments/${attachment.id}/thumbnail`, { headers: auth })
+  t.equal(thumbnail.status, 200)
+  t.match(await sharp(Buffer.from(await thumbnail.arrayBuffer())).metadata(), { width: 320, height: 240 }, 'a thumbnail made by sharp')
+
+  const sent = await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ room_id: roomId, content: 'hello from the bundle', attachment_ids: [attachment.id] }) })
+  t.equal(sent.status, 201, await sent.text())
+  const timeout = new Promise((_resolve, reject) => setTimeout(() => reject(new Error('no message:new within 10 s')), 10_000).unref())
+  t.match(await Promise.race([delivered, timeout]), { room_id: roomId, content: 'hello from the bundle' }, 'the socket got the message (through Redis)')
+  const found = await fetch(`${base}/api/v1/search/messages?q=bundle`, { headers: auth })
+  t.equal(found.status, 200)
+  t.equal((await found.json() as { results: unknown[] }).results.length, 1, 'search finds it')
+
+  const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })
+  t.equal(metrics.status, 200)
+  t.match(await metrics.text(), /^http_request_duration_seconds_count\{/m, 'metrics (prom-client, loaded because METRICS_TOKEN is set)')
+  const docs = await fetch(`${base}/docs/static/index.html`)
+  t.equal(docs.status, 200, 'Swagger UI\'s own files (found by its __dirname)')
+  t.match(await docs.text(), /swagger-ui/i)
+  const page = await fetch(`${base}/`)
+  t.equal(page.status, 200, 'the demo page (dist/web, found from the bundle)')
+  t.match(await page.text(), /<script[^>]+src=/)
+  t.notMatch(server.stdout(), /"level":[56]0/, 'no error logged')
+  t.equal((await terminate(server)).code, 0)
 })
 
 t.test('npm start with the seed\'s DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_SSLMODE', { skip: noServer }, async t => {

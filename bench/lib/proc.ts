@@ -30,7 +30,7 @@ export function startTs (name: string, script: string, env: NodeJS.ProcessEnv, n
 
 /**
  * Starts the chat server as `npm start` does, without npm in front: `node scripts/start.mjs`, which
- * runs the compiled dist/src/server.js in the same process (so `pid` is the server's).
+ * runs the compiled server (dist/bundle/server.js) in the same process (so `pid` is the server's).
  * `nodeArgs` go before the script (e.g. `--cpu-prof`).
  */
 export function startServer (name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {

@@ -5,10 +5,11 @@ let common: Promise<ReadonlySet<string>> | undefined
 
 /**
  * The common passwords long enough to pass the length rule. Their list is unpacked from
- * @zxcvbn-ts/language-common at the first password checked, not at every start (bench/README P8).
+ * @zxcvbn-ts/language-common at the first password checked, not at every start (bench/README P8);
+ * `default`: the package is CommonJS (see plugins/metrics.ts).
  */
 async function commonPasswords (): Promise<ReadonlySet<string>> {
-  common ??= import('@zxcvbn-ts/language-common').then(({ dictionary }) => new Set((dictionary['passwords-common'] as string[]).filter(p => p.length >= PASSWORD_MIN)))
+  common ??= import('@zxcvbn-ts/language-common').then(({ default: { dictionary } }) => new Set((dictionary['passwords-common'] as string[]).filter(p => p.length >= PASSWORD_MIN)))
   return await common
 }
 
