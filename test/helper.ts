@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -9,7 +10,9 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { openEmbedded } from '../db/embedded.js'
+import { insertUser } from '../db/users.js'
 import { buildApp } from '../src/app.js'
+import { checkUsername } from '../src/chat/text.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { checkResponse } from './openapi-validator.js'
 
@@ -48,6 +51,63 @@ async function admin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export async function freshDatabase (t: Test): Promise<string> {
   const name = `chat_test_${process.pid}_${randomBytes(4).toString('hex')}`
   await admin(c => c.query(`CREATE DATABASE ${name}`))
+  t.teardown(async () => { await admin(c => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) })
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+let template: Promise<string> | undefined
+
+/**
+ * A database the migrations of this checkout have been applied to (by the app, as at any start),
+ * made once by whichever test file needs it first and never connected to again: `build` copies it
+ * (CREATE DATABASE … TEMPLATE) instead of migrating each fresh database, which cost a second or
+ * more per app on a busy machine. Its name carries a hash of db/ and src/ (the migrations and
+ * what they import), so a changed migration gets a template of its own.
+ */
+async function migratedTemplate (): Promise<string> {
+  template ??= (async () => {
+    const hash = createHash('sha256')
+    for (const dir of ['../db', '../src']) {
+      const root = new URL(`${dir}/`, import.meta.url)
+      for (const file of (readdirSync(root, { recursive: true }) as string[]).filter(f => f.endsWith('.ts')).sort()) {
+        hash.update(`${dir}/${file}\0`).update(readFileSync(new URL(file, root)))
+      }
+    }
+    const name = `chat_template_${hash.digest('hex').slice(0, 20)}`
+    await admin(async c => {
+      // One file builds it; the others wait for it here, then find it.
+      await c.query('SELECT pg_advisory_lock(hashtext($1))', ['chat-app:test-template'])
+      try {
+        if ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount !== 0) return
+        const building = `${name}_${process.pid}`
+        await c.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`)
+        await c.query(`CREATE DATABASE ${building}`)
+        const url = new URL(adminUrl)
+        url.pathname = `/${building}`
+        const app = buildApp(testConfig({ DATABASE_URL: url.toString() }), { logger: false })
+        try {
+          await app.ready()
+        } finally {
+          await app.close()
+        }
+        // Published whole, under its final name, only once migrated.
+        await c.query(`ALTER DATABASE ${building} RENAME TO ${name}`)
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', ['chat-app:test-template'])
+      }
+    })
+    return name
+  })()
+  return await template
+}
+
+/** A fresh database (dropped when `t` ends) with the current migrations applied; returns its URL. */
+export async function freshMigratedDatabase (t: Test): Promise<string> {
+  const from = await migratedTemplate()
+  const name = `chat_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await admin(c => c.query(`CREATE DATABASE ${name} TEMPLATE ${from}`))
   t.teardown(async () => { await admin(c => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) })
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
@@ -99,7 +159,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
   const env = { ...options.env }
   let pglite: PGlite | undefined
   if (engine === 'postgres') {
-    env.DATABASE_URL = options.databaseUrl ?? await freshDatabase(t)
+    env.DATABASE_URL = options.databaseUrl ?? await freshMigratedDatabase(t)
   } else {
     // Handed over: the app closes it.
     pglite = await openEmbedded('memory://')
@@ -181,6 +241,26 @@ export async function signUp (app: FastifyInstance, fields: { email?: string, us
   const login = await app.inject({ method: 'POST', url: '/api/v1/users/login', payload: { email, password } })
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
   const { token, user } = login.json() as { token: string, user: { id: number } }
+  return { token, id: user.id, email, username, auth: { authorization: `Bearer ${token}` } }
+}
+
+const FIXTURE_PASSWORD = 'correct horse battery staple'
+let fixtureHash: Promise<string> | undefined
+
+/**
+ * A user for a test that is not about registering or logging in: the row written as registration
+ * writes it (the same username check, a real bcrypt hash of the password, made once per process
+ * by the app's own hasher and shared), the token signed as login signs it. Each signUp costs two
+ * bcrypt operations (seconds on a busy two-core machine for a cast of five); this costs none after
+ * the first. The password logs in through the API like any other.
+ */
+export async function fixtureUser (app: FastifyInstance, fields: { email?: string, username?: string } = {}): Promise<Session> {
+  const email = fields.email ?? uniqueEmail()
+  const { username, key } = checkUsername(fields.username ?? email.split('@')[0]!)
+  fixtureHash ??= app.passwords.hash(FIXTURE_PASSWORD)
+  const user = await insertUser(app.db, { email, username, username_key: key, password_hash: await fixtureHash })
+  if (user === undefined) throw new Error(`fixture user: ${email} is taken`)
+  const token = app.signToken(user)
   return { token, id: user.id, email, username, auth: { authorization: `Bearer ${token}` } }
 }
 

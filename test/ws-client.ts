@@ -6,7 +6,7 @@ import type { Test } from 'tap'
 import WebSocket, { type ClientOptions } from 'ws'
 import { checkServerFrame } from './asyncapi-validator.js'
 import { buildApp, type BuildOptions } from '../src/app.js'
-import { freePort, freshDatabase, testConfig } from './helper.js'
+import { freePort, freshMigratedDatabase, testConfig } from './helper.js'
 
 /** How long any wait may take before the test fails with a description instead of hanging (never an assertion about speed). */
 export const PATIENCE_MS = 20_000
@@ -178,10 +178,10 @@ export function handMadeJwt (claims: Record<string, unknown>, key: string | unde
 
 /**
  * Two app instances on one fresh database, fanning out through `redisUrl`, each listening;
- * closed when `t` ends. Started one after the other: the first runs the migrations.
+ * closed when `t` ends. The database is a copy of the migrated template (see `build`); each instance still checks it is up to date at start.
  */
 export async function twoInstances (t: Test, redisUrl: string, options: BuildOptions = {}): Promise<{ a: FastifyInstance, b: FastifyInstance, urlA: string, urlB: string, databaseUrl: string }> {
-  const databaseUrl = await freshDatabase(t)
+  const databaseUrl = await freshMigratedDatabase(t)
   const start = async (): Promise<FastifyInstance> => {
     const app = buildApp(testConfig({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }), { logger: false, ...options })
     t.teardown(async () => { await app.close() })

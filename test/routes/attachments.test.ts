@@ -8,7 +8,7 @@ import sharp from 'sharp'
 import t, { type Test } from 'tap'
 import { contentDisposition } from '../../routes/attachments/index.js'
 import { sweepAttachments } from '../../src/chat/attachments.js'
-import { build, createRoom, joinRoom, json, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, json, type Session } from '../helper.js'
 import { TestS3 } from '../s3-server.js'
 import { listen, TestSocket } from '../ws-client.js'
 
@@ -126,7 +126,7 @@ async function setup (t: Test, { driver = disk, env = {}, engine = 'postgres' }:
   const dataDir = t.testdir()
   const storage = await driver.open(dataDir)
   const app = await build(t, { env: { DATA_DIR: dataDir, ...storage.env, ...env }, engine })
-  const [alice, bob, carol] = [await signUp(app), await signUp(app), await signUp(app)]
+  const [alice, bob, carol] = [await fixtureUser(app), await fixtureUser(app), await fixtureUser(app)]
   const room = await createRoom(app, alice, 'files')
   await joinRoom(app, bob, room)
   return { app, stored: storage.stored, alice, bob, carol, room }
@@ -176,7 +176,7 @@ t.test('attachment_ids on a send: own uploads not yet attached, else 400 INVALID
 
   const emptyWithout = await send(app, alice, { room_id: room, content: '  ' })
   t.equal(emptyWithout.statusCode, 400, 'no attachments: content must not be empty')
-  const outsider = await signUp(app)
+  const outsider = await fixtureUser(app)
   const outsiders = (await upload(app, outsider, 'o')).body
   const notMember = await send(app, outsider, { room_id: room, content: 'hi', attachment_ids: [outsiders.id] })
   t.equal(notMember.statusCode, 403, 'membership is told first')

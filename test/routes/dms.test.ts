@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { build, json, postgresReachable, sendAs, type Session, signUp } from '../helper.js'
+import { build, fixtureUser, json, postgresReachable, sendAs, type Session } from '../helper.js'
 import { listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // POST /dms (CONTRACT.md Part 2, "Rooms: privacy, roles, moderation, invites, direct messages").
@@ -8,9 +8,9 @@ import { listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 t.test('direct messages', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const carol = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const carol = await fixtureUser(app)
 
   const open = async (user: Session, userId: unknown) =>
     await app.inject({ method: 'POST', url: '/api/v1/dms', headers: user.auth, payload: { user_id: userId } })
@@ -90,8 +90,8 @@ t.test('direct messages', async t => {
   })
 
   t.test('many opening the same DM at once, from both sides: one room', async t => {
-    const dave = await signUp(app)
-    const erin = await signUp(app)
+    const dave = await fixtureUser(app)
+    const erin = await fixtureUser(app)
     const daveSocket = await TestSocket.as(t, url, dave)
     const erinSocket = await TestSocket.as(t, url, erin)
     const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => i % 2 === 0 ? await open(dave, erin.id) : await open(erin, dave.id)))
@@ -118,7 +118,7 @@ t.test('direct messages', async t => {
     const unknown = await open(alice, 2147483647)
     t.equal(unknown.statusCode, 404)
     t.same(json(unknown), { error: 'User not found', code: 'USER_NOT_FOUND' })
-    const disabled = await signUp(app)
+    const disabled = await fixtureUser(app)
     await sql`update users set disabled_at = now() where id = ${disabled.id}`.execute(app.db)
     const refused = await open(alice, disabled.id)
     t.equal(refused.statusCode, 404, 'a disabled user')
@@ -132,8 +132,8 @@ t.test('direct messages', async t => {
 
 t.test('one DM per pair on the embedded engine too', async t => {
   const app = await build(t, { engine: 'embedded' })
-  const a = await signUp(app)
-  const b = await signUp(app)
+  const a = await fixtureUser(app)
+  const b = await fixtureUser(app)
   const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
     await app.inject({ method: 'POST', url: '/api/v1/dms', headers: (i % 2 === 0 ? a : b).auth, payload: { user_id: i % 2 === 0 ? b.id : a.id } })))
   t.equal(new Set(answers.map(r => json(r).id)).size, 1, 'one room')
@@ -149,8 +149,8 @@ t.test('on two instances: a DM opened on A reaches the other user\'s socket on B
   }
   const redis = await PrivateRedis.start(t)
   const { a, urlB } = await twoInstances(t, redis.url)
-  const alice = await signUp(a)
-  const bob = await signUp(a)
+  const alice = await fixtureUser(a)
+  const bob = await fixtureUser(a)
   const bobB = await TestSocket.as(t, urlB, bob)
   const opened = await a.inject({ method: 'POST', url: '/api/v1/dms', headers: alice.auth, payload: { user_id: bob.id } })
   t.equal(opened.statusCode, 201)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, sendAs, type Session } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // The room feed (CONTRACT.md Part 2): every change is numbered, replayed by `sync` and served by
@@ -16,9 +16,9 @@ const feedOf = (roomId: number) => (f: Frame): boolean => f.payload?.room_id ===
 t.test('one feed per room: live, replayed by sync, and over HTTP, the same frames in the same order', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const mallory = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const mallory = await fixtureUser(app)
   const room = await createRoom(app, alice, 'the feed')
   const live = await TestSocket.as(t, url, alice)
 
@@ -71,8 +71,8 @@ t.test('one feed per room: live, replayed by sync, and over HTTP, the same frame
 t.test('read state and unread counts', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const quiet = await createRoom(app, alice, 'quiet')
   const busy = await createRoom(app, bob, 'busy')
   await joinRoom(app, alice, busy) // busy: seq 1
@@ -105,7 +105,7 @@ t.test('read state and unread counts', async t => {
   await call(app, bob, 'DELETE', `/api/v1/messages/${four.id + 1}`)
   t.match((await rooms(alice))[0].last_message, { content: 'three' }, 'the last message is the newest one not deleted')
 
-  const mallory = await signUp(app)
+  const mallory = await fixtureUser(app)
   t.match(await call(app, mallory, 'POST', `/api/v1/rooms/${busy}/read`, { seq: 1 }), { statusCode: 403, body: { code: 'NOT_A_MEMBER' } })
   t.match(await call(app, alice, 'POST', '/api/v1/rooms/424242/read', { seq: 1 }), { statusCode: 404 })
   t.match(await call(app, alice, 'POST', `/api/v1/rooms/${busy}/read`, { seq: -1 }), { statusCode: 400 })
@@ -117,9 +117,9 @@ t.test('read state and unread counts', async t => {
 t.test('leaving: member:left to the room, room:removed to the leaver, nothing after it; an owner hands over', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const carol = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const carol = await fixtureUser(app)
   const room = await createRoom(app, alice, 'leaving')
   await joinRoom(app, bob, room)
   await joinRoom(app, carol, room)
@@ -150,8 +150,8 @@ t.test('leaving: member:left to the room, room:removed to the leaver, nothing af
 t.test('on two instances: read reaches your sockets on the other one; a leave stops the room there at its seq', async t => {
   const redis = await PrivateRedis.start(t)
   const { a, b, urlB } = await twoInstances(t, redis.url)
-  const alice = await signUp(a)
-  const bob = await signUp(a)
+  const alice = await fixtureUser(a)
+  const bob = await fixtureUser(a)
   const room = await createRoom(a, alice, 'two instances')
   await joinRoom(a, bob, room)
   const aliceOnB = await TestSocket.as(t, urlB, alice)

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { build, createRoom, joinRoom, json, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, json, type Session } from '../helper.js'
 import { listen, TestSocket } from '../ws-client.js'
 
 // POST/DELETE /rooms/{id}/invites, GET /users/me/invites, and joining with an invite
@@ -9,10 +9,10 @@ import { listen, TestSocket } from '../ws-client.js'
 t.test('invites', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const owner = await signUp(app)
-  const member = await signUp(app)
-  const invitee = await signUp(app)
-  const outsider = await signUp(app)
+  const owner = await fixtureUser(app)
+  const member = await fixtureUser(app)
+  const invitee = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
 
   const createPrivate = async (user: Session, name: string): Promise<number> => {
     const response = await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: user.auth, payload: { name, is_private: true } })
@@ -103,7 +103,7 @@ t.test('invites', async t => {
     }
     t.same(await code(invite(owner, room, owner.id)), [400, 'CANNOT_INVITE_SELF'], 'yourself: 400')
     t.same(await code(invite(owner, room, 2147483647)), [404, 'USER_NOT_FOUND'], 'an unknown user')
-    const disabled = await signUp(app)
+    const disabled = await fixtureUser(app)
     await sql`update users set disabled_at = now() where id = ${disabled.id}`.execute(app.db)
     t.same(await code(invite(owner, room, disabled.id)), [404, 'USER_NOT_FOUND'], 'a disabled user')
     t.same(await code(invite(outsider, room, invitee.id)), [404, 'ROOM_NOT_FOUND'], 'a private room you cannot see')
@@ -116,7 +116,7 @@ t.test('invites', async t => {
     await sql`insert into room_bans (room_id, user_id, banned_by) values (${pub}, ${outsider.id}, ${owner.id})`.execute(app.db)
     t.same(await code(invite(owner, pub, outsider.id)), [403, 'BANNED'], 'the invitee is banned from the room')
 
-    const other = await signUp(app)
+    const other = await fixtureUser(app)
     const dm = json(await app.inject({ method: 'POST', url: '/api/v1/dms', headers: owner.auth, payload: { user_id: other.id } }))
     t.same(await code(invite(owner, dm.id, invitee.id)), [403, 'DIRECT_ROOM'], 'a DM has no invites')
     t.same(await code(uninvite(owner, dm.id, invitee.id)), [403, 'DIRECT_ROOM'])
@@ -132,14 +132,14 @@ t.test('invites', async t => {
 
   t.test('who removes an invite: the invitee, the inviter, the owner, moderators; nobody else', async t => {
     const room = await createRoom(app, owner, 'remove invites')
-    const moderator = await signUp(app)
+    const moderator = await fixtureUser(app)
     await joinRoom(app, member, room)
     await joinRoom(app, moderator, room)
     await sql`update room_members set role = 'moderator' where room_id = ${room} and user_id = ${moderator.id}`.execute(app.db)
-    const guests = await Promise.all([signUp(app), signUp(app), signUp(app), signUp(app)])
+    const guests = await Promise.all([fixtureUser(app), fixtureUser(app), fixtureUser(app), fixtureUser(app)])
     for (const guest of guests) t.equal((await invite(member, room, guest.id)).statusCode, 201)
 
-    const other = await signUp(app)
+    const other = await fixtureUser(app)
     await joinRoom(app, other, room)
     const refused = await uninvite(other, room, guests[0]!.id)
     t.equal(refused.statusCode, 403, 'another member')
@@ -160,7 +160,7 @@ t.test('invites', async t => {
 
   t.test('declining a private room makes it invisible again', async t => {
     const room = await createPrivate(owner, 'decline')
-    const guest = await signUp(app)
+    const guest = await fixtureUser(app)
     t.equal((await invite(owner, room, guest.id)).statusCode, 201)
     t.equal((await getRoomEvents(guest, room)).statusCode, 403, 'visible while invited')
     t.equal((await uninvite(guest, room, guest.id)).statusCode, 204)
@@ -173,7 +173,7 @@ t.test('invites', async t => {
   })
 
   t.test('GET /users/me/invites: newest first, paged', async t => {
-    const guest = await signUp(app)
+    const guest = await fixtureUser(app)
     const rooms: number[] = []
     for (const name of ['first', 'second', 'third']) {
       const room = await createPrivate(owner, `list ${name}`)

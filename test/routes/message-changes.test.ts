@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, sendAs, type Session } from '../helper.js'
 import { type Frame, listen, TestSocket } from '../ws-client.js'
 
 // PATCH/DELETE /messages/{id} and the reaction routes (CONTRACT.md Part 2, "Messages"): who may,
@@ -11,9 +11,9 @@ const inRoom = (roomId: number, type: string) => (f: Frame): boolean => f.type =
 t.test('edit and delete', async t => {
   const app = await build(t, { env: { AUTH_CACHE_SECONDS: '0' } })
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const mallory = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const mallory = await fixtureUser(app)
   const room = await createRoom(app, alice, 'edits')
   await joinRoom(app, bob, room)
   const watcher = await TestSocket.as(t, url, bob)
@@ -51,7 +51,7 @@ t.test('edit and delete', async t => {
   const bobs = await sendAs(app, bob, room, 'bob says')
   t.match(await del(alice, message.id + 424242), { statusCode: 404 })
   t.match(JSON.parse((await del(mallory, bobs.id)).body), { code: 'MESSAGE_NOT_FOUND' }, 'a non-member cannot even tell it exists')
-  const carol = await signUp(app)
+  const carol = await fixtureUser(app)
   await joinRoom(app, carol, room)
   t.match(JSON.parse((await del(carol, bobs.id)).body), { code: 'NOT_ALLOWED' }, 'another member may not delete it: 403')
   t.equal((await del(bob, bobs.id)).statusCode, 204, 'its author may')
@@ -83,7 +83,7 @@ t.test('edit and delete', async t => {
 
 t.test('MESSAGE_EDIT_WINDOW bounds edits', async t => {
   const app = await build(t, { env: { MESSAGE_EDIT_WINDOW: '60' } })
-  const alice = await signUp(app)
+  const alice = await fixtureUser(app)
   const room = await createRoom(app, alice, 'window')
   const fresh = await sendAs(app, alice, room, 'fresh')
   const old = await sendAs(app, alice, room, 'old')
@@ -100,9 +100,9 @@ t.test('MESSAGE_EDIT_WINDOW bounds edits', async t => {
 t.test('reactions', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const mallory = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const mallory = await fixtureUser(app)
   const room = await createRoom(app, alice, 'reactions')
   await joinRoom(app, bob, room)
   const watcher = await TestSocket.as(t, url, alice)
@@ -164,8 +164,8 @@ t.test('reactions', async t => {
 
 t.test('GET /messages/{id}/replies: a thread, oldest first, tombstones included, members only', async t => {
   const app = await build(t)
-  const alice = await signUp(app)
-  const mallory = await signUp(app)
+  const alice = await fixtureUser(app)
+  const mallory = await fixtureUser(app)
   const room = await createRoom(app, alice, 'threads')
   const root = await sendAs(app, alice, room, 'root')
   const reply = async (to: number, content: string): Promise<{ id: number, seq: number, reply_to: number }> =>

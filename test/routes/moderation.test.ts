@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { insertRoom } from '../../db/rooms.js'
-import { build, createRoom, joinRoom, redisUrl, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, redisUrl, sendAs, type Session } from '../helper.js'
 import { type Frame, listen, TestSocket, twoInstances } from '../ws-client.js'
 
 // Room moderation (CONTRACT.md Part 2, "Rooms"): the member list, roles, kicks, bans, mutes, and
@@ -25,11 +25,11 @@ const feedOf = (roomId: number) => (f: Frame): boolean => f.payload?.room_id ===
 
 /** A public room with an owner, a moderator and two plain members, each with their own socket. */
 async function cast (t: Test, app: FastifyInstance, url?: string) {
-  const owner = await signUp(app)
-  const mod = await signUp(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const outsider = await signUp(app)
+  const owner = await fixtureUser(app)
+  const mod = await fixtureUser(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
   const room = await createRoom(app, owner, 'moderated')
   for (const user of [mod, alice, bob]) await joinRoom(app, user, room)
   const promoted = await call(app, owner, 'PATCH', `/api/v1/rooms/${room}/members/${mod.id}`, { role: 'moderator' })
@@ -219,7 +219,7 @@ t.test('bans: remove the member and any invite, refuse joining until lifted; pre
   t.match(await ban(mod, alice), refused(403, 'NOT_ALLOWED'), 'a moderator may not ban another moderator')
 
   // A ban cancels an invite (the invite routes live elsewhere: the row is written directly).
-  const carol = await signUp(app)
+  const carol = await fixtureUser(app)
   await app.db.insertInto('room_invites').values({ room_id: room, user_id: carol.id, invited_by: owner.id }).execute()
   t.equal((await ban(mod, carol)).statusCode, 204)
   t.same(await app.db.selectFrom('room_invites').select('user_id').where('room_id', '=', room).execute(), [], 'the invite is gone')
@@ -227,7 +227,7 @@ t.test('bans: remove the member and any invite, refuse joining until lifted; pre
   // Lifting.
   t.match(await ban(mod, mod, 'DELETE'), refused(403, 'NOT_ALLOWED'), 'nobody unbans themself')
   t.match(await ban(outsider, bob, 'DELETE'), refused(403, 'NOT_A_MEMBER'))
-  const member = await signUp(app)
+  const member = await fixtureUser(app)
   await joinRoom(app, member, room)
   t.match(await ban(member, bob, 'DELETE'), refused(403, 'NOT_ALLOWED'), 'a member may not unban')
   t.equal((await ban(mod, bob, 'DELETE')).statusCode, 204, 'a moderator lifts a ban')
@@ -362,7 +362,7 @@ t.test('feed frames of moderation reach a member\'s socket in seq order, as GET 
   const app = await build(t)
   const url = await listen(app)
   const { owner, mod, alice, bob, room, sockets } = await cast(t, app, url)
-  const carol = await signUp(app)
+  const carol = await fixtureUser(app)
   await joinRoom(app, carol, room)
   const start = (await call(app, owner, 'GET', `/api/v1/rooms/${room}/events`)).body.at(-1).payload.seq
 
@@ -395,8 +395,8 @@ t.test('feed frames of moderation reach a member\'s socket in seq order, as GET 
 
 t.test('a direct-message room has no moderation: 403 DIRECT_ROOM on every route', async t => {
   const app = await build(t)
-  const ann = await signUp(app)
-  const ben = await signUp(app)
+  const ann = await fixtureUser(app)
+  const ben = await fixtureUser(app)
   const dm = await insertRoom(app.db, { name: 'dm', description: null, created_by: ann.id, is_private: true, is_direct: true, direct_key: `${ann.id}:${ben.id}` },
     [{ user_id: ann.id, role: 'member' }, { user_id: ben.id, role: 'member' }])
   const base = `/api/v1/rooms/${dm.id}`
@@ -408,7 +408,7 @@ t.test('a direct-message room has no moderation: 403 DIRECT_ROOM on every route'
   for (const [method, path, body] of requests) t.match(await call(app, ann, method, path, body), refused(403, 'DIRECT_ROOM'), `${method} ${path}`)
   const members = await call(app, ann, 'GET', `${base}/members`)
   t.same(members.body.map((m: any) => [m.user_id, m.role]), [[ann.id, 'member'], [ben.id, 'member']], 'listing the two members is no moderation: 200')
-  const outsider = await signUp(app)
+  const outsider = await fixtureUser(app)
   t.match(await call(app, outsider, 'GET', `${base}/members`), refused(404, 'ROOM_NOT_FOUND'), 'and to anyone else it is invisible')
   t.equal((await call(app, ben, 'POST', '/api/v1/messages', { room_id: dm.id, content: 'still talking' })).statusCode, 201, 'nobody was banned or muted')
 })
@@ -430,8 +430,8 @@ t.test('every moderation route needs a token (401)', async t => {
 
 t.test('on two instances: a kicked user\'s sockets on both get room:removed, and nothing of the room after it', async t => {
   const { a, b, urlA, urlB } = await twoInstances(t, redisUrl)
-  const owner = await signUp(a)
-  const bob = await signUp(a)
+  const owner = await fixtureUser(a)
+  const bob = await fixtureUser(a)
   const room = await createRoom(a, owner, 'two instances')
   await joinRoom(a, bob, room)
   const bobOnA = await TestSocket.as(t, urlA, bob)

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, sendAs, type Session } from '../helper.js'
 import { type Frame, listen, TestSocket } from '../ws-client.js'
 
 // A private room is invisible to anyone neither a member nor invited (CONTRACT.md Part 2, "Rooms"):
@@ -85,11 +85,11 @@ let barrierRoom = 0
 t.test('a private room answers every route and frame as a missing id does, to each user who may not see it', async t => {
   const app = await build(t, { env: { AUTH_CACHE_SECONDS: '0' } })
   const url = await listen(app)
-  const owner = await signUp(app)
-  const member = await signUp(app)
-  const leaver = await signUp(app)
-  const outsider = await signUp(app)
-  const admin = await signUp(app)
+  const owner = await fixtureUser(app)
+  const member = await fixtureUser(app)
+  const leaver = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
+  const admin = await fixtureUser(app)
   await sql`update users set role = 'admin' where id = ${admin.id}`.execute(app.db)
 
   const hidden = (await call(app, owner, 'POST', '/api/v1/rooms', { name: 'hidden', is_private: true })).body.id as number
@@ -159,8 +159,8 @@ t.test('a private room answers every route and frame as a missing id does, to ea
 t.test('a public room: non-members read nothing (403 NOT_A_MEMBER), message ids stay 404; a non-member\'s typing is refused every time', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const owner = await signUp(app)
-  const outsider = await signUp(app)
+  const owner = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
   const room = await createRoom(app, owner, 'public')
   const message = await sendAs(app, owner, room, 'hello')
   t.equal((await call(app, outsider, 'GET', `/api/v1/rooms/${room}`)).statusCode, 200, 'a public room is seen by anyone')

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { insertRoom } from '../../db/rooms.js'
-import { build, createRoom, joinRoom, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, sendAs, type Session } from '../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../ws-client.js'
 
 // Rooms (CONTRACT.md Part 2, "Rooms"): GET, PATCH and DELETE /rooms/{id}, GET /rooms with `q`,
@@ -44,7 +44,7 @@ const lastSeq = async (app: FastifyInstance, roomId: number): Promise<number> =>
 
 /** A public room with its owner, a moderator and a member (who joined in that order), an outsider and a site admin. */
 async function staffedRoom (app: FastifyInstance, name: string) {
-  const [owner, moderator, member, outsider, admin] = [await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app)] as const
+  const [owner, moderator, member, outsider, admin] = [await fixtureUser(app), await fixtureUser(app), await fixtureUser(app), await fixtureUser(app), await fixtureUser(app)] as const
   await makeAdmin(app, admin)
   const room = await createRoom(app, owner, name)
   for (const user of [moderator, member]) await joinRoom(app, user, room)
@@ -57,7 +57,7 @@ const AUTH_NOW = { env: { AUTH_CACHE_SECONDS: '0' } }
 
 t.test('GET /rooms/{id}: anyone for a public room; members and invitees for a private one; 404 for everyone else, the body of a missing id', async t => {
   const app = await build(t, AUTH_NOW)
-  const [owner, member, invitee, outsider, banned, admin] = [await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app), await signUp(app)] as const
+  const [owner, member, invitee, outsider, banned, admin] = [await fixtureUser(app), await fixtureUser(app), await fixtureUser(app), await fixtureUser(app), await fixtureUser(app), await fixtureUser(app)] as const
   await makeAdmin(app, admin)
 
   const open = await createRoom(app, owner, 'open to all')
@@ -97,9 +97,9 @@ t.test('GET /rooms/{id}: anyone for a public room; members and invitees for a pr
 
 t.test('create with is_private: true; GET /rooms lists public rooms and your private ones, never DMs; q is a literal piece of the name', async t => {
   const app = await build(t)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const carol = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const carol = await fixtureUser(app)
 
   const created = await call(app, alice, 'POST', '/api/v1/rooms', { name: 'Secret Plans', is_private: true })
   t.equal(created.statusCode, 201)
@@ -300,9 +300,9 @@ t.test('DELETE /rooms/{id}: the owner or a site admin; the room goes with everyt
 t.test('DELETE /rooms/{id} across two instances: every member socket gets room:deleted, then nothing of the room', async t => {
   const redis = await PrivateRedis.start(t)
   const { a, b, urlA, urlB } = await twoInstances(t, redis.url)
-  const owner = await signUp(a)
-  const bob = await signUp(b)
-  const carol = await signUp(a)
+  const owner = await fixtureUser(a)
+  const bob = await fixtureUser(b)
+  const carol = await fixtureUser(a)
   const room = await createRoom(a, owner, 'going away')
   const other = await createRoom(a, owner, 'staying')
   for (const user of [bob, carol]) {
@@ -345,7 +345,7 @@ t.test('DELETE /rooms/{id} across two instances: every member socket gets room:d
     t.same(later, [], `${name}: nothing of the room after room:deleted`)
     t.equal(socket.all(f => f.type === 'room:deleted').length, 1, `${name}: room:deleted once`)
   }
-  const outsider = await TestSocket.as(t, urlB, await signUp(b))
+  const outsider = await TestSocket.as(t, urlB, await fixtureUser(b))
   await sendAs(a, owner, other, 'second barrier')
   t.same(outsider.all(f => f.type === 'room:deleted'), [], 'a socket that was not in the room hears nothing')
 })

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { headlineOptions, RANKED_MAX, searchQuery } from '../../db/search.js'
 import { listUsersQuery } from '../../db/users.js'
 import { checkSearchLanguage, escapeHtml, markHeadline, markPieces, parseQuery } from '../../src/chat/search.js'
-import { build, createRoom, type Engine, joinRoom, sendAs, type Session, signUp } from '../helper.js'
+import { build, createRoom, type Engine, fixtureUser, joinRoom, sendAs, type Session } from '../helper.js'
 
 // Search (CONTRACT.md Part 2, "Search"): word forms and pieces inside words, URLs and file
 // names; web-search syntax; only the rooms the caller is a member of at the time of the search,
@@ -33,8 +33,8 @@ async function found (app: FastifyInstance, user: Session, params: Record<string
 
 async function world (t: Test, engine: Engine = 'postgres'): Promise<{ app: FastifyInstance, alice: Session, bob: Session, room: number }> {
   const app = await build(t, { engine })
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const room = await createRoom(app, alice, 'general')
   await joinRoom(app, bob, room)
   return { app, alice, bob, room }
@@ -103,7 +103,7 @@ t.test('ranked by relevance then newest; sort=recent is newest first', async t =
 
 t.test('only the rooms the caller is a member of now; never deleted messages', async t => {
   const { app, alice, bob, room } = await world(t)
-  const carol = await signUp(app)
+  const carol = await fixtureUser(app)
   const other = await createRoom(app, carol, 'elsewhere')
   await sendAs(app, carol, other, 'secret pineapple plans')
   const hidden = (await app.inject({ method: 'POST', url: '/api/v1/rooms', headers: carol.auth, payload: { name: 'hidden', is_private: true } })).json<{ id: number }>().id
@@ -286,7 +286,7 @@ t.test('SEARCH_LANGUAGE is checked against the database at start-up', async t =>
 
 t.test('GET /users?q=, GET /rooms?q= and the search are served by their indexes (20k rows each, vacuumed and analyzed)', async t => {
   const { app, alice, room } = await world(t)
-  const elsewhere = await createRoom(app, await signUp(app), 'elsewhere')
+  const elsewhere = await createRoom(app, await fixtureUser(app), 'elsewhere')
   // Text like real text for a trigram index: letters and digits in any order (hex digits alone, as
   // in md5 sums, make so few distinct trigrams that a scan is cheaper, and the planner knows it).
   const letters = (seed: ReturnType<typeof sql>, length: number, alphabet = 36): ReturnType<typeof sql> =>

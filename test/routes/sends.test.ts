@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import type { FastifyInstance } from 'fastify'
-import { build, createRoom, joinRoom, json, signUp, type Session } from '../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, json, type Session } from '../helper.js'
 import { type Frame, listen, TestSocket } from '../ws-client.js'
 
 interface Message { id: number, room_id: number, user_id: number, content: string, seq: number, client_msg_id: string | null }
@@ -21,10 +21,10 @@ async function markers (app: FastifyInstance, roomId: number): Promise<Map<numbe
 t.test('concurrent sends into one room from many users, over REST and WebSocket: seqs 1..N, each sender gets its own message', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const owner = await signUp(app)
+  const owner = await fixtureUser(app)
   const room = await createRoom(app, owner, 'busy')
-  const restUsers = await Promise.all(Array.from({ length: 5 }, async () => await signUp(app)))
-  const wsUsers = await Promise.all(Array.from({ length: 5 }, async () => await signUp(app)))
+  const restUsers = await Promise.all(Array.from({ length: 5 }, async () => await fixtureUser(app)))
+  const wsUsers = await Promise.all(Array.from({ length: 5 }, async () => await fixtureUser(app)))
   for (const user of [...restUsers, ...wsUsers]) await joinRoom(app, user, room)
   // The joins took seqs 1..10 (member:joined): the messages come after them.
   const base = 10
@@ -68,9 +68,9 @@ t.test('concurrent sends into one room from many users, over REST and WebSocket:
 
 t.test('sends that wait together each get their own answer: a non-member, retries of one client_msg_id, a bad reply_to, good ones', async t => {
   const app = await build(t)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const outsider = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
   const room = await createRoom(app, alice, 'mixed')
   await joinRoom(app, bob, room)
   const original = await rest(app, alice, { room_id: room, content: 'original', client_msg_id: 'dup' })
@@ -106,9 +106,9 @@ t.test('sends that wait together each get their own answer: a non-member, retrie
 t.test('reply_to: a message of the same room that is not deleted; a reply to a reply joins the root\'s thread', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const outsider = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const outsider = await fixtureUser(app)
   const room = await createRoom(app, alice, 'threads')
   await joinRoom(app, bob, room)
   const other = await createRoom(app, alice, 'other')
@@ -145,8 +145,8 @@ t.test('reply_to: a message of the same room that is not deleted; a reply to a r
 
 t.test('a send moves the sender\'s read marker to it, never back', async t => {
   const app = await build(t)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const room = await createRoom(app, alice, 'markers')
   await joinRoom(app, bob, room)
   await rest(app, alice, { room_id: room, content: 'one' })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, createRoom, joinRoom, signUp } from '../../helper.js'
+import { build, createRoom, fixtureUser, joinRoom } from '../../helper.js'
 import { type Frame, listen, TestSocket } from '../../ws-client.js'
 
 const isNew = (f: Frame): boolean => f.type === 'message:new'
@@ -7,8 +7,8 @@ const isNew = (f: Frame): boolean => f.type === 'message:new'
 t.test('the seed README\'s frames work as written', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const john = await signUp(app, { username: 'johndoe' })
-  const jane = await signUp(app)
+  const john = await fixtureUser(app, { username: 'johndoe' })
+  const jane = await fixtureUser(app)
   const roomId = await createRoom(app, john, 'general')
   t.equal(roomId, 1, 'the seed examples name room 1: the first room of a fresh database')
 
@@ -52,9 +52,9 @@ t.test('the seed README\'s frames work as written', async t => {
 t.test('message:send reaches every socket of every member, the sender\'s own included, and no one else', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
-  const eve = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
+  const eve = await fixtureUser(app)
   const room = await createRoom(app, alice, 'members')
   await joinRoom(app, bob, room)
   const eveRoom = await createRoom(app, eve, 'eve only')
@@ -84,8 +84,8 @@ t.test('message:send reaches every socket of every member, the sender\'s own inc
 t.test('a message sent over REST is pushed to the sockets', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const room = await createRoom(app, alice, 'rest')
   await joinRoom(app, bob, room)
   const bob1 = await TestSocket.as(t, url, bob)
@@ -101,8 +101,8 @@ t.test('a message sent over REST is pushed to the sockets', async t => {
 t.test('room:join joins the room, subscribes the socket and the user\'s other sockets', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const room = await createRoom(app, alice, 'join me')
   const bob1 = await TestSocket.as(t, url, bob)
   const bob2 = await TestSocket.as(t, url, bob)
@@ -137,7 +137,7 @@ t.test('room:join joins the room, subscribes the socket and the user\'s other so
 t.test('refused frames get an error frame and the socket stays open', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
+  const alice = await fixtureUser(app)
   const room = await createRoom(app, alice, 'errors')
   const socket = await TestSocket.as(t, url, alice)
 
@@ -179,7 +179,7 @@ t.test('refused frames get an error frame and the socket stays open', async t =>
 t.test('frames from one socket are handled in the order they were sent', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
+  const alice = await fixtureUser(app)
   const room = await createRoom(app, alice, 'order')
   const socket = await TestSocket.as(t, url, alice)
   const watcher = await TestSocket.as(t, url, alice)
@@ -204,7 +204,7 @@ t.test('frames from one socket are handled in the order they were sent', async t
 t.test('the message-send rate limit is shared by REST and WebSocket, and answered with an error frame', async t => {
   const app = await build(t, { env: { RATE_LIMIT_MESSAGES: '3' } })
   const url = await listen(app)
-  const alice = await signUp(app)
+  const alice = await fixtureUser(app)
   const room = await createRoom(app, alice, 'limited')
   const socket = await TestSocket.as(t, url, alice)
 
@@ -227,8 +227,8 @@ t.test('the message-send rate limit is shared by REST and WebSocket, and answere
 t.test('joining or creating a room over REST subscribes the user\'s open sockets', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const owner = await signUp(app)
-  const joiner = await signUp(app)
+  const owner = await fixtureUser(app)
+  const joiner = await fixtureUser(app)
   const ownerSocket = await TestSocket.as(t, url, owner)
   const joinerSocket = await TestSocket.as(t, url, joiner)
 

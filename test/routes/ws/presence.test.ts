@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { databaseScope } from '../../../src/config.js'
 import { presencePrefix } from '../../../plugins/realtime/presence.js'
-import { build, createRoom, joinRoom, type Session, signUp } from '../../helper.js'
+import { build, createRoom, fixtureUser, joinRoom, type Session } from '../../helper.js'
 import { type Frame, listen, PrivateRedis, TestSocket, twoInstances } from '../../ws-client.js'
 
 const presenceOf = (user: Session, status: string) => (f: Frame): boolean =>
@@ -17,9 +17,9 @@ async function onlineIn (socket: TestSocket, room: number): Promise<number[]> {
 t.test('presence on one instance', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app, { username: 'alice' })
-  const bob = await signUp(app)
-  const carol = await signUp(app)
+  const alice = await fixtureUser(app, { username: 'alice' })
+  const bob = await fixtureUser(app)
+  const carol = await fixtureUser(app)
   const room = await createRoom(app, bob, 'presence')
   await joinRoom(app, alice, room)
   await createRoom(app, carol, 'carol only')
@@ -61,7 +61,7 @@ t.test('presence on one instance', async t => {
   })
 
   await t.test('a REST join of a user who is online is announced too', async t => {
-    const dave = await signUp(app)
+    const dave = await fixtureUser(app)
     const dave1 = await TestSocket.as(t, url, dave)
     await joinRoom(app, dave, room)
     t.ok(await bob1.next(presenceOf(dave, 'online'), 'dave online'))
@@ -73,8 +73,8 @@ t.test('presence on one instance', async t => {
 t.test('presence across two instances, counted in Redis; a dead instance\'s users are swept offline', async t => {
   const redis = await PrivateRedis.start(t)
   const { a, b, urlA, urlB, databaseUrl } = await twoInstances(t, redis.url, { realtime: { presenceTtlMs: 3000 } })
-  const alice = await signUp(a)
-  const bob = await signUp(b)
+  const alice = await fixtureUser(a)
+  const bob = await fixtureUser(b)
   const room = await createRoom(a, alice, 'cluster presence')
   await joinRoom(b, bob, room)
 
@@ -97,7 +97,7 @@ t.test('presence across two instances, counted in Redis; a dead instance\'s user
   t.same(await onlineIn(bobB, room), [bob.id])
 
   await t.test('an instance that died without cleaning up: its share expires and its users go offline', async t => {
-    const carol = await signUp(a)
+    const carol = await fixtureUser(a)
     await joinRoom(a, carol, room)
     // What a crashed instance leaves behind: its share and the total, and no `alive` key refreshed.
     const prefix = presencePrefix(databaseScope(databaseUrl, ''))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Throttle } from '../../../plugins/realtime/throttle.js'
 import { TYPING_INTERVAL_MS } from '../../../src/schemas/realtime.js'
-import { build, createRoom, signUp } from '../../helper.js'
+import { build, createRoom, fixtureUser } from '../../helper.js'
 import { type Frame, listen, TestSocket } from '../../ws-client.js'
 
 const isTyping = (f: Frame): boolean => f.type === 'typing'
@@ -9,9 +9,9 @@ const isTyping = (f: Frame): boolean => f.type === 'typing'
 t.test('typing goes to the other members\' sockets only, is checked like a send, and is never stored', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app, { username: 'alice' })
-  const bob = await signUp(app)
-  const carol = await signUp(app)
+  const alice = await fixtureUser(app, { username: 'alice' })
+  const bob = await fixtureUser(app)
+  const carol = await fixtureUser(app)
   const room = await createRoom(app, alice, 'typing')
   await app.inject({ method: 'POST', url: `/api/v1/rooms/${room}/join`, headers: bob.auth })
   const elsewhere = await createRoom(app, carol, 'elsewhere')
@@ -55,8 +55,8 @@ t.test('typing goes to the other members\' sockets only, is checked like a send,
 t.test('typing is throttled per user and room: a burst forwards far fewer events than were sent', async t => {
   const app = await build(t)
   const url = await listen(app)
-  const alice = await signUp(app)
-  const bob = await signUp(app)
+  const alice = await fixtureUser(app)
+  const bob = await fixtureUser(app)
   const rooms = [await createRoom(app, alice, 'one'), await createRoom(app, alice, 'two')]
   for (const room of rooms) await app.inject({ method: 'POST', url: `/api/v1/rooms/${room}/join`, headers: bob.auth })
   const typer = await TestSocket.as(t, url, alice)
