@@ -81,6 +81,12 @@ async function migratedTemplate (): Promise<string> {
       await c.query('SELECT pg_advisory_lock(hashtext($1))', ['chat-app:test-template'])
       try {
         if ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount !== 0) return
+        // Templates of other sources (one per edit of db/ or src/) would pile up on the server: the
+        // four newest are kept, for other checkouts testing at the same time, and an older one in
+        // use (being copied) is left for the next time.
+        const stale = await c.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE datname ~ '^chat_template_[0-9a-f]{20}$' ORDER BY oid DESC OFFSET 4")
+        for (const { datname } of stale.rows) await c.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {})
         const building = `${name}_${process.pid}`
         await c.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`)
         await c.query(`CREATE DATABASE ${building}`)
