@@ -2,7 +2,7 @@
 // number of their sockets (one waiting for its client holds the next for replayPatienceMs at most),
 // and one queued behind the others is dropped unread once its socket closed.
 import type { Duplex } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { WebSocket } from 'ws'
 import { Hub } from '../../../plugins/realtime/hub.js'
 
@@ -111,8 +111,19 @@ async function slowThenNext (replayPatienceMs: number, frames: number) {
   return { slow, r, first, second }
 }
 
+/** The next replay (started, empty) finishes; then the slow client reads the rest of the first: `frames` in all. */
+async function bothEnd (t: Test, { slow, r, first, second }: Awaited<ReturnType<typeof slowThenNext>>, frames: number): Promise<void> {
+  r.finish('b')
+  t.equal(await second, 0)
+  slow.drain()
+  await turns()
+  slow.drain()
+  t.equal(await first, frames, 'the first one finishes once its client reads')
+}
+
 t.test('a replay waiting for its client to read keeps the user\'s next one waiting, for replayPatienceMs', async t => {
-  const { slow, r, first, second } = await slowThenNext(100, 150)
+  const replays = await slowThenNext(100, 150)
+  const { slow, r } = replays
   t.same(r.started, ['slow'], 'one at a time')
   r.finish('slow')
   await turns()
@@ -120,12 +131,7 @@ t.test('a replay waiting for its client to read keeps the user\'s next one waiti
   t.same(r.started, ['slow'], 'the next replay still waits: a client reading at a normal pace is soon back')
   await new Promise(resolve => setTimeout(resolve, 150))
   t.same(r.started, ['slow', 'b'], 'past the patience the next replay started: the server is not what the first waits for')
-  r.finish('b')
-  t.equal(await second, 0)
-  slow.drain()
-  await turns()
-  slow.drain()
-  t.equal(await first, 150, 'the first one finishes once its client reads')
+  await bothEnd(t, replays, 150)
 })
 
 t.test('a replay whose client reads within the patience keeps its turn to the end', async t => {
@@ -144,7 +150,8 @@ t.test('a replay whose client reads within the patience keeps its turn to the en
 })
 
 t.test('a client that reads each chunk within the patience but slowly holds the next replay for replayPatienceMs in all, not per chunk', async t => {
-  const { slow, r, first, second } = await slowThenNext(100, 350)
+  const replays = await slowThenNext(100, 350)
+  const { slow, r } = replays
   r.finish('slow')
   for (let i = 0; i < 3; i++) {
     await new Promise(resolve => setTimeout(resolve, 60))
@@ -152,10 +159,5 @@ t.test('a client that reads each chunk within the patience but slowly holds the 
     await turns()
   }
   t.same(r.started, ['slow', 'b'], 'the next replay started though no single wait reached the patience')
-  r.finish('b')
-  t.equal(await second, 0)
-  slow.drain()
-  await turns()
-  slow.drain()
-  t.equal(await first, 350)
+  await bothEnd(t, replays, 350)
 })
