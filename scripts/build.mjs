@@ -224,7 +224,7 @@ export async function bundleServer (base, out) {
       })
     }
   }
-  await esbuild.build({
+  const { metafile } = await esbuild.build({
     absWorkingDir: base,
     entryPoints: { server: join(out, 'src', 'server.js') },
     outdir,
@@ -239,8 +239,46 @@ export async function bundleServer (base, out) {
     external: UNBUNDLED,
     banner: { js: "import { createRequire as __chatAppRequire } from 'node:module'; import { fileURLToPath as __chatAppPath } from 'node:url'; const __chatAppUrl = import.meta.url; const require = __chatAppRequire(__chatAppUrl);" },
     plugins: [ownLocation],
-    logLevel: 'warning'
+    logLevel: 'warning',
+    metafile: true
   })
+  const problems = await commonJsWithoutDefault(metafile, async file => await readFile(join(base, file), 'utf8'), file => relative(out, join(base, file)).split(sep).join('/'))
+  if (problems.length > 0) throw new Error(problems.join('; '))
+}
+
+/**
+ * Where the server's own code takes a CommonJS package by a dynamic `import()` other than through its
+ * `default`: inside the bundle such an import gives only `default` (module.exports), so a named
+ * export read from it is undefined, while unbundled node (whose loader guesses named exports) has
+ * it: code that works under tsx and in the tests fails only in `npm start`'s bundle. Accepted:
+ * `(await import('pkg')).default`, `const { default: x } = await import('pkg')` and
+ * `import('pkg').then(({ default: … }) => …)`. Each problem names the file and the package.
+ * @param {import('esbuild').Metafile} meta esbuild's metafile of the bundle
+ * @param {(file: string) => Promise<string>} read a file of the metafile's inputs, by its path there
+ * @param {(file: string) => string} [name] how a problem names that file
+ * @returns {Promise<string[]>}
+ */
+export async function commonJsWithoutDefault (meta, read, name = file => file) {
+  const problems = []
+  for (const [file, input] of Object.entries(meta.inputs)) {
+    if (file.split('/').includes('node_modules')) continue
+    for (const { kind, path, original } of input.imports) {
+      if (kind !== 'dynamic-import' || original === undefined || meta.inputs[path]?.format !== 'cjs') continue
+      const text = await read(file)
+      const quoted = original.replace(/[\\^$.*+?()[\]{}|/]/g, c => `\\${c}`)
+      // eslint-disable-next-line security/detect-non-literal-regexp -- the specifier is escaped: literal text
+      const call = new RegExp(`import\\(\\s*(['"])${quoted}\\1\\s*\\)`, 'g')
+      for (const found of text.matchAll(call)) {
+        // What is around the call, white space kept only between two words (as one space).
+        const tight = (/** @type {string} */ code) => code.replace(/\s*([^\w$\s])\s*/g, '$1').replace(/\s+/g, ' ').trim()
+        const before = tight(text.slice(Math.max(0, found.index - 200), found.index))
+        const after = tight(text.slice(found.index + found[0].length, found.index + found[0].length + 200))
+        const takesDefault = /^\)\.default\b/.test(after) || /^\.then\(\(\{default\b/.test(after) || /\{default:?[\w$]*\}=await$/.test(before)
+        if (!takesDefault) problems.push(`${name(file)} takes the CommonJS package ${original} by import() without its default: write (await import('${original}')).default`)
+      }
+    }
+  }
+  return problems
 }
 
 // `node scripts/build.mjs [--if-stale]`: --if-stale builds only when dist/ is missing or stale (npm test).
