@@ -89,13 +89,18 @@ t.test('a batch the database fails as a whole (a client_msg_id a concurrent stat
 
   // Another transaction stores alice's 'x' and commits only once the batch waits on its row: the
   // batch's snapshot did not see it, so its insert fails with a unique violation.
+  // The batch starts only once the other's row is in (else the batch may store 'x' first, and the other fails).
   let release: () => void = () => {}
   const released = new Promise<void>(resolve => { release = resolve })
+  let inserted: () => void = () => {}
+  const stored = new Promise<void>(resolve => { inserted = resolve })
   const racer = app.db.transaction().execute(async trx => {
     await sql`update rooms set last_seq = last_seq + 1 where id = ${other}`.execute(trx)
     await sql`insert into messages (room_id, user_id, content, seq, client_msg_id) values (${other}, ${alice.id}, 'elsewhere', 1, 'x')`.execute(trx)
+    inserted()
     await released
   })
+  await stored
   const batch = storeSends(app, [send(room, alice.id, 'raced', { client_msg_id: 'x' }), send(room, bob.id, 'innocent')])
   // Until the batch is seen waiting for the other transaction (no clock involved).
   for (;;) {
