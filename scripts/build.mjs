@@ -247,6 +247,13 @@ export async function bundleServer (base, out) {
 }
 
 /**
+ * Code with white space kept only between two words (as one space): `} = await` is `}=await`.
+ * @param {string} code
+ * @returns {string}
+ */
+const tight = code => code.replace(/\s*([^\w$\s])\s*/g, '$1').replace(/\s+/g, ' ').trim()
+
+/**
  * Where the server's own code takes a CommonJS package by a dynamic `import()` other than through its
  * `default`: inside the bundle such an import gives only `default` (module.exports), so a named
  * export read from it is undefined, while unbundled node (whose loader guesses named exports) has
@@ -262,15 +269,15 @@ export async function commonJsWithoutDefault (meta, read, name = file => file) {
   const problems = []
   for (const [file, input] of Object.entries(meta.inputs)) {
     if (file.split('/').includes('node_modules')) continue
-    for (const { kind, path, original } of input.imports) {
-      if (kind !== 'dynamic-import' || original === undefined || meta.inputs[path]?.format !== 'cjs') continue
-      const text = await read(file)
+    const packages = input.imports.flatMap(({ kind, path, original }) => kind === 'dynamic-import' && original !== undefined && meta.inputs[path]?.format === 'cjs' ? [original] : [])
+    if (packages.length === 0) continue
+    const text = await read(file)
+    for (const original of packages) {
       const quoted = original.replace(/[\\^$.*+?()[\]{}|/]/g, c => `\\${c}`)
       // eslint-disable-next-line security/detect-non-literal-regexp -- the specifier is escaped: literal text
       const call = new RegExp(`import\\(\\s*(['"])${quoted}\\1\\s*\\)`, 'g')
       for (const found of text.matchAll(call)) {
-        // What is around the call, white space kept only between two words (as one space).
-        const tight = (/** @type {string} */ code) => code.replace(/\s*([^\w$\s])\s*/g, '$1').replace(/\s+/g, ' ').trim()
+        // What is around the call.
         const before = tight(text.slice(Math.max(0, found.index - 200), found.index))
         const after = tight(text.slice(found.index + found[0].length, found.index + found[0].length + 200))
         const takesDefault = /^\)\.default\b/.test(after) || /^\.then\(\(\{default\b/.test(after) || /\{default:?[\w$]*\}=await$/.test(before)
