@@ -76,6 +76,8 @@ export function decodeCursor (text: string, sort: 'relevance' | 'recent'): Searc
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, c => ESCAPES[c]!)
 
+const regexLiteral = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, c => `\\${c}`)
+
 /**
  * ts_headline's marks: random per process, so no message can contain them; everything is
  * HTML-escaped, then they become `<mark>` and `</mark>` (hex letters and digits survive escaping).
@@ -86,14 +88,20 @@ export const HEADLINE = headlineOptions(START, STOP)
 
 /** ts_headline's passage as HTML: every character escaped but the marks. */
 export function markHeadline (headline: string, start = START, stop = STOP): string {
-  return escapeHtml(headline.replaceAll(ANGLES[0], '<').replaceAll(ANGLES[1], '>')).replaceAll(start, '<mark>').replaceAll(stop, '</mark>')
+  const pattern = start === START && stop === STOP ? HEADLINE_PARTS : headlineParts(start, stop)
+  return headline.replace(pattern, part => part === start ? '<mark>' : part === stop ? '</mark>' : HEADLINE_ESCAPES[part]!)
 }
+
+/** What `markHeadline` replaces, in one pass: the marks, what is escaped, and `ANGLES` (escaped as the `<` and `>` they stand for). */
+const headlineParts = (start: string, stop: string): RegExp =>
+  // eslint-disable-next-line security/detect-non-literal-regexp -- the marks are escaped (regexLiteral): literal text, no backtracking
+  new RegExp(`${regexLiteral(start)}|${regexLiteral(stop)}|[&<>"'${ANGLES.join('')}]`, 'g')
+const HEADLINE_PARTS = headlineParts(START, STOP)
+const HEADLINE_ESCAPES: Record<string, string> = { ...ESCAPES, [ANGLES[0]]: ESCAPES['<']!, [ANGLES[1]]: ESCAPES['>']! }
 
 /** How much text a passage found by a piece keeps around its first match. */
 const BEFORE = 80
 const PASSAGE = 300
-
-const regexLiteral = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, c => `\\${c}`)
 
 /**
  * The passage of a message matched by pieces only (ts_headline marks words, not pieces): the
@@ -145,8 +153,9 @@ export async function searchForUser (db: Db, language: string, viewerId: number,
   const last = page.at(-1)
   return {
     results: page.map(row => {
-      const { rank: _rank, at: _at, fts: _fts, headline: _headline, reactions, attachments, ...message } = row
-      return { message: toMessageView(message, { reactions, attachments }), highlight: highlight(row, terms) }
+      // The row is the message with its view parts, plus the search's own columns (rank, at, fts,
+      // headline), which the response schema leaves out.
+      return { message: toMessageView(row, row), highlight: highlight(row, terms) }
     }),
     next_cursor: rows.length > query.limit && last !== undefined
       ? encodeCursor(sort === 'relevance' ? { rank: last.rank, at: last.at, id: last.id } : { at: last.at, id: last.id })
