@@ -1,5 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import type { Database } from '../../db/database.js'
+import { rollUp } from '../../src/chat/rollup.js'
 
 /** The PostgreSQL server the bench creates its databases on (a throwaway database per run). */
 export const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -127,4 +131,20 @@ export async function seedSpread (url: string, spread: Spread): Promise<void> {
     await c.query('COMMIT')
     await c.query('VACUUM ANALYZE messages')
   })
+}
+
+/**
+ * Rolls up every message and user seeded so far (as the server's job or a stats request would),
+ * before anything is measured: a bulk seed's rows are otherwise rolled up by the server's job
+ * during the next measurement, in the database the measured requests use (P12 at 1M: 0.51x with
+ * the job catching up during our run, 0.58x without). When a run of the job holds the rollup
+ * lock, waits for it and runs again: only a run of its own says everything is in.
+ */
+export async function rollUpAll (url: string): Promise<void> {
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) })
+  try {
+    while (!(await rollUp(db)).ran) await sleep(100)
+  } finally {
+    await db.destroy()
+  }
 }

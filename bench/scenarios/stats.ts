@@ -1,9 +1,5 @@
-import { Kysely, PostgresDialect } from 'kysely'
-import pg from 'pg'
-import type { Database } from '../../db/database.js'
-import { rollUp } from '../../src/chat/rollup.js'
 import type { Context } from '../lib/context.js'
-import { seedSpread, signToken, withClient } from '../lib/db.js'
+import { rollUpAll, seedSpread, signToken, withClient } from '../lib/db.js'
 import { load, type LoadResult } from '../lib/load.js'
 import { sleep } from '../lib/proc.js'
 import { row, type Row } from '../lib/report.js'
@@ -36,16 +32,6 @@ async function grow (url: string, seeded: Seeded, count: number): Promise<void> 
   await seedSpread(url, {
     rooms: seeded.rooms, authors: seeded.authors, count, content: "'stats message number ' || g", createdAt: `now() - (g % ${DAYS * 24}) * interval '1 hour'`
   })
-}
-
-/** Rolls everything up now (as the job or the first request would), outside the measured requests. */
-async function rollUpAll (url: string): Promise<void> {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) })
-  try {
-    await rollUp(db)
-  } finally {
-    await db.destroy()
-  }
 }
 
 /**
