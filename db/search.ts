@@ -41,8 +41,7 @@ export interface SearchRow extends MessageRow, ViewParts {
   rank: number
   /** The cursor's created_at (microseconds, UTC). */
   at: string
-  /** Whether the full-text query matched (else a piece did), and then ts_headline's passage. */
-  fts: boolean
+  /** ts_headline's passage when the full-text query matched; null when only a piece did. */
   headline: string | null
 }
 
@@ -220,7 +219,7 @@ function buildSearch (db: Db, shape: SearchShape, v: SearchValues) {
   const [reactions, attachments] = viewParts(sql<number>`page.id`, v.viewerId as number)
   return db.selectFrom(page.as('page'))
     .leftJoin('users', 'users.id', 'page.user_id')
-    .selectAll('page')
+    .select([...MESSAGE.map(column => `page.${column}` as const), 'page.rank', 'page.at'])
     .select([reactions.as('reactions'), attachments.as('attachments')])
     .select(['users.username', sql<string | null>`case when page.fts then ts_headline(${config}, translate(page.content, '<>', ${ANGLES.join('')}), ${query}, ${v.headline}) end`.as('headline')])
     .$call(qb => shape.relevance ? qb.orderBy(sql`page.rank`, 'desc') : qb)

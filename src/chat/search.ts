@@ -133,7 +133,7 @@ export function markPieces (content: string, pieces: string[]): string {
 }
 
 function highlight (row: SearchRow, terms: SearchTerms): string {
-  if (row.fts && row.headline !== null) return markHeadline(row.headline)
+  if (row.headline !== null) return markHeadline(row.headline)
   return markPieces(row.content, terms.groups.flat())
 }
 
@@ -153,7 +153,7 @@ export async function searchForUser (db: Db, language: string, viewerId: number,
   const last = page.at(-1)
   return {
     results: page.map(row => {
-      // The row is the message with its view parts, plus the search's own columns (rank, at, fts,
+      // The row is the message with its view parts, plus the search's own columns (rank, at,
       // headline), which the response schema leaves out.
       return { message: toMessageView(row, row), highlight: highlight(row, terms) }
     }),
