@@ -1,4 +1,4 @@
-import fastifyJwt from '@fastify/jwt'
+import fastifyJwt, { type FastifyJWT } from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { findAuthState } from '../../db/users.js'
@@ -50,6 +50,11 @@ declare module 'fastify' {
 
 const INVALID = 'Missing or invalid authentication token'
 
+/** The user a verified token names. A token from before revocation existed has no `ver`: it counts as version 0 (revoked by the first bump). */
+function userOf (payload: FastifyJWT['payload']): AuthUser {
+  return { id: Number(payload.sub), username: '', role: payload.role, ver: payload.ver ?? 0, exp: payload.exp }
+}
+
 /** Where a token may come from: `Authorization: Bearer` always; `?token=` and the subprotocol only on the WebSocket upgrade. */
 function extractToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -69,7 +74,7 @@ function extractToken (request: FastifyRequest): string | undefined {
 declare module 'fastify' {
   interface FastifyRequest {
     /** `verifyToken`'s answer for this request, once asked. */
-    tokenCheck: Promise<boolean> | null
+    tokenCheck: boolean | null
   }
   interface FastifyContextConfig {
     /** Accept the token from `?token=` or the subprotocol (WebSocket upgrades only). */
@@ -93,8 +98,7 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
     // 10 minutes): a client's next request with the same token skips the signature check.
     // Revocation is not the signature's business: `authenticate` checks the token version each time.
     verify: { algorithms: ['HS256'], allowedIss: issuer, allowedAud: audience, requiredClaims: ['sub', 'exp', 'iss', 'aud'], extractToken, cache: true },
-    // A token from before revocation existed has no `ver`: it counts as version 0 (revoked by the first bump).
-    formatUser: payload => ({ id: Number(payload.sub), username: '', role: payload.role, ver: payload.ver ?? 0, exp: payload.exp })
+    formatUser: userOf
   })
 
   app.decorate('signToken', (user: { id: number, role: string, token_version: number }) =>
@@ -114,10 +118,23 @@ export default fp<AuthOptions>(async function authPlugin (app, opts) {
   const activity = new SeenTracker(app.db, app.log)
   app.decorate('markSeen', (userId: number) => { activity.seen(userId) })
 
+  // app.jwt.verify rather than request.jwtVerify: the same verifier, its cache included, without
+  // what request.jwtVerify does first on every request (decode the token again for a secret
+  // callback we don't have, merge its options): 6 % of the server's CPU for a search (bench P12, perf).
+  const verified = (request: FastifyRequest): boolean => {
+    const presented = extractToken(request)
+    if (presented === undefined) return false
+    try {
+      request.user = userOf(app.jwt.verify<FastifyJWT['payload']>(presented))
+      return true
+    } catch {
+      return false
+    }
+  }
   app.decorateRequest('tokenCheck', null)
   app.decorate('verifyToken', async (request: FastifyRequest) => {
-    request.tokenCheck ??= request.jwtVerify().then(() => true, () => false)
-    return await request.tokenCheck
+    request.tokenCheck ??= verified(request)
+    return request.tokenCheck
   })
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
