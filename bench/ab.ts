@@ -1,0 +1,91 @@
+// `npm run bench:ab -- <checkout A> <checkout B>`: which of two builds of the server spends less CPU
+// on one request. Both serve one database (P12's users, rooms and 10k messages, or --messages=N),
+// each on its own port; the load alternates between them (A B, then B A, ...) so that a machine
+// whose speed drifts by tens of percent within a minute weighs on both alike. Prints, per build,
+// the server's CPU (user + system, /proc) per answered request for each round and their median.
+// A change of a few percent needs --rounds=12 or more to stand out from the noise.
+import { spawnSync } from 'node:child_process'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { childEnv } from './lib/context.js'
+import { createDatabase, dropDatabases, JWT_SECRET, signToken } from './lib/db.js'
+import { load } from './lib/load.js'
+import { type Child, cpuSeconds, freePort, startProcess, stop, waitHealthy } from './lib/proc.js'
+import { grow, seed } from './scenarios/search.js'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    path: { type: 'string', default: '/api/v1/search/messages?q=zephyrine' },
+    rounds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '10000' },
+    connections: { type: 'string', default: '10' }
+  }
+})
+if (positionals.length !== 2) {
+  console.error('usage: npm run bench:ab -- <checkout A> <checkout B> [--path=/api/v1/...] [--rounds=8] [--seconds=3] [--messages=10000] [--connections=10]')
+  process.exit(2)
+}
+const checkouts = positionals.map(dir => resolve(dir))
+const rounds = Number(values.rounds)
+const seconds = Number(values.seconds)
+const connections = Number(values.connections)
+
+interface Side { name: string, child: Child, base: string, cpuMs: number[] }
+
+async function serve (name: string, dir: string, databaseUrl: string): Promise<Side> {
+  const port = await freePort()
+  const child = startProcess(`server ${name}`, process.execPath, [resolve(dir, 'scripts/start.mjs')], childEnv({
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: 'memory://',
+    JWT_SECRET,
+    ENVIRONMENT: 'production',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_ENABLED: 'false',
+    // No rollup runs in the middle of a round (what was seeded is rolled up by neither).
+    ROLLUP_INTERVAL_MS: '0'
+  }))
+  const base = `http://127.0.0.1:${port}`
+  await waitHealthy(child, `${base}/health/live`, 120_000)
+  return { name, child, base, cpuMs: [] }
+}
+
+for (const dir of checkouts) {
+  const { status } = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: dir, stdio: ['ignore', 2, 2] })
+  if (status !== 0) throw new Error(`${dir}: scripts/build.mjs --if-stale failed`)
+}
+const databaseUrl = await createDatabase()
+const sides: Side[] = []
+try {
+  // One after the other: the second migrates nothing.
+  for (const [i, dir] of checkouts.entries()) sides.push(await serve(i === 0 ? 'A' : 'B', dir, databaseUrl))
+  const seeded = await seed(databaseUrl)
+  await grow(databaseUrl, seeded, Number(values.messages), true)
+  const headers = { authorization: `Bearer ${signToken(seeded.readerId)}` }
+  for (const side of sides) {
+    const first = await fetch(side.base + values.path, { headers })
+    if (first.status !== 200) throw new Error(`${side.name}: GET ${values.path} answered ${first.status}: ${await first.text()}`)
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const options = { url: side.base + values.path, headers, connections, seconds: 1 }
+      await load(options)
+      const before = cpuSeconds(side.child.pid)
+      const result = await load({ ...options, seconds })
+      if (result.failed > 0) throw new Error(`${side.name}: ${result.failed} requests failed`)
+      side.cpuMs.push((cpuSeconds(side.child.pid) - before) * 1000 / result.ok)
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  for (const [i, side] of sides.entries()) {
+    console.log(`${side.name} (${checkouts[i]}): ${median(side.cpuMs).toFixed(3)} ms of server CPU per request, median of ${rounds} (${side.cpuMs.map(ms => ms.toFixed(2)).join(' ')})`)
+  }
+  console.log(`B / A: ${(median(sides[1]!.cpuMs) / median(sides[0]!.cpuMs)).toFixed(3)}`)
+} finally {
+  for (const side of sides) await stop(side.child)
+  await dropDatabases()
+}
