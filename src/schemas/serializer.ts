@@ -3,12 +3,17 @@ import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 type Factory = ReturnType<typeof SerializerSelector>
 type Schema = Record<string, unknown>
 
-/** A schema with no alternatives or composition of its own, of one scalar type (`Type.String`, `Type.Integer`, …). */
+/**
+ * A schema of one scalar type (`Type.String`, `Type.Integer`, …) with no alternatives, composition
+ * or fixed values of its own (in a type list, fast-json-stringify writes a `const` for any value
+ * but null, a wrong one included: a nullable literal stays an `anyOf`).
+ */
 function isScalar (schema: unknown): schema is Schema & { type: string } {
   if (schema === null || typeof schema !== 'object') return false
   const s = schema as Schema
   return typeof s.type === 'string' && s.type !== 'object' && s.type !== 'array' && s.type !== 'null' &&
-    s.$ref === undefined && s.anyOf === undefined && s.oneOf === undefined && s.allOf === undefined
+    s.$ref === undefined && s.anyOf === undefined && s.oneOf === undefined && s.allOf === undefined &&
+    s.const === undefined && s.enum === undefined
 }
 
 const isNull = (schema: unknown): boolean =>

@@ -20,7 +20,8 @@ t.test('forSerializer: a nullable scalar becomes a type list; references, object
     id: Type.Union([Type.Null(), Type.Integer({ minimum: 1 })]),
     ref: Type.Union([Type.Ref(Message), Type.Null()]),
     object: Type.Union([Type.Object({ a: Type.String() }), Type.Null()]),
-    either: Type.Union([Type.String(), Type.Integer()])
+    either: Type.Union([Type.String(), Type.Integer()]),
+    literal: Type.Union([Type.Literal('left'), Type.Null()])
   })
   const before = JSON.stringify(schema)
   const out = forSerializer(schema) as unknown as { properties: Record<string, Record<string, unknown>> }
@@ -29,6 +30,10 @@ t.test('forSerializer: a nullable scalar becomes a type list; references, object
   t.ok(Array.isArray(out.properties.ref!.anyOf), 'a nullable reference keeps its anyOf')
   t.ok(Array.isArray(out.properties.object!.anyOf), 'a nullable object keeps its anyOf')
   t.ok(Array.isArray(out.properties.either!.anyOf), 'a union without null keeps its anyOf')
+  t.ok(Array.isArray(out.properties.literal!.anyOf), 'a nullable literal keeps its anyOf')
+  const literal = fastJsonStringify(forSerializer(Type.Object({ reason: Type.Union([Type.Literal('left'), Type.Null()]) })) as never)
+  t.equal(literal({ reason: null }), '{"reason":null}')
+  t.throws(() => literal({ reason: 'kicked' }), 'a value the literal is not is still refused (as a type list, the const would be written instead)')
   t.equal(JSON.stringify(schema), before, 'the schema itself is left as written (the OpenAPI document is built from it)')
 })
 
