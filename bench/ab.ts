@@ -4,13 +4,12 @@
 // whose speed drifts by tens of percent within a minute weighs on both alike. Prints, per build,
 // the server's CPU (user + system, /proc) per answered request for each round and their median.
 // A change of a few percent needs --rounds=12 or more to stand out from the noise.
-import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { childEnv } from './lib/context.js'
-import { createDatabase, dropDatabases, JWT_SECRET, signToken } from './lib/db.js'
+import { type ChatServer, startChatServer } from './lib/context.js'
+import { createDatabase, dropDatabases, signToken } from './lib/db.js'
 import { load } from './lib/load.js'
-import { type Child, cpuSeconds, freePort, startProcess, stop, waitHealthy } from './lib/proc.js'
+import { buildIfStale, cpuSeconds, stop } from './lib/proc.js'
 import { grow, seed } from './scenarios/search.js'
 
 const { values, positionals } = parseArgs({
@@ -32,52 +31,35 @@ const rounds = Number(values.rounds)
 const seconds = Number(values.seconds)
 const connections = Number(values.connections)
 
-interface Side { name: string, child: Child, base: string, cpuMs: number[] }
+interface Side { name: string, server: ChatServer, cpuMs: number[] }
 
-async function serve (name: string, dir: string, databaseUrl: string): Promise<Side> {
-  const port = await freePort()
-  const child = startProcess(`server ${name}`, process.execPath, [resolve(dir, 'scripts/start.mjs')], childEnv({
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    DATA_DIR: 'memory://',
-    JWT_SECRET,
-    ENVIRONMENT: 'production',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_ENABLED: 'false',
-    // No rollup runs in the middle of a round (what was seeded is rolled up by neither).
-    ROLLUP_INTERVAL_MS: '0'
-  }))
-  const base = `http://127.0.0.1:${port}`
-  await waitHealthy(child, `${base}/health/live`, 120_000)
-  return { name, child, base, cpuMs: [] }
-}
-
-for (const dir of checkouts) {
-  const { status } = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: dir, stdio: ['ignore', 2, 2] })
-  if (status !== 0) throw new Error(`${dir}: scripts/build.mjs --if-stale failed`)
-}
+for (const dir of checkouts) buildIfStale(dir)
 const databaseUrl = await createDatabase()
 const sides: Side[] = []
 try {
   // One after the other: the second migrates nothing.
-  for (const [i, dir] of checkouts.entries()) sides.push(await serve(i === 0 ? 'A' : 'B', dir, databaseUrl))
+  for (const [i, checkout] of checkouts.entries()) {
+    // No rollup runs in the middle of a round (what was seeded is rolled up by neither).
+    const server = await startChatServer({ databaseUrl, checkout, env: { ROLLUP_INTERVAL_MS: '0' }, timeoutMs: 120_000 })
+    sides.push({ name: i === 0 ? 'A' : 'B', server, cpuMs: [] })
+  }
   const seeded = await seed(databaseUrl)
   await grow(databaseUrl, seeded, Number(values.messages), true)
   const headers = { authorization: `Bearer ${signToken(seeded.readerId)}` }
   for (const side of sides) {
-    const first = await fetch(side.base + values.path, { headers })
+    const first = await fetch(side.server.base + values.path, { headers })
     if (first.status !== 200) throw new Error(`${side.name}: GET ${values.path} answered ${first.status}: ${await first.text()}`)
+    // The JIT's first seconds: a first round without this cost up to twice the others.
+    await load({ url: side.server.base + values.path, headers, connections, seconds: 3 })
   }
   for (let round = 0; round < rounds; round++) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const options = { url: side.base + values.path, headers, connections, seconds: 1 }
+      const options = { url: side.server.base + values.path, headers, connections, seconds: 1 }
       await load(options)
-      const before = cpuSeconds(side.child.pid)
+      const before = cpuSeconds(side.server.pid)
       const result = await load({ ...options, seconds })
       if (result.failed > 0) throw new Error(`${side.name}: ${result.failed} requests failed`)
-      side.cpuMs.push((cpuSeconds(side.child.pid) - before) * 1000 / result.ok)
+      side.cpuMs.push((cpuSeconds(side.server.pid) - before) * 1000 / result.ok)
     }
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -86,6 +68,6 @@ try {
   }
   console.log(`B / A: ${(median(sides[1]!.cpuMs) / median(sides[0]!.cpuMs)).toFixed(3)}`)
 } finally {
-  for (const side of sides) await stop(side.child)
+  for (const side of sides) await stop(side.server.child)
   await dropDatabases()
 }

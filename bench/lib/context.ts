@@ -72,6 +72,8 @@ export interface ChatServerOptions {
   timeoutMs?: number
   /** More environment (e.g. REDIS_URL for P4). */
   env?: Record<string, string>
+  /** Another copy of the repository to run the server of (bench/ab.ts); this one by default. */
+  checkout?: string
 }
 
 /**
@@ -100,7 +102,7 @@ export async function startChatServer (options: ChatServerOptions): Promise<Chat
     WS_MAX_SOCKETS_PER_ADDRESS: '1000000',
     BCRYPT_COST: String(options.bcryptCost ?? 10),
     ...options.env
-  }), nodeArgs)
+  }), nodeArgs, options.checkout)
   const base = `http://127.0.0.1:${port}`
   try {
     const startMs = await waitHealthy(child, base + (options.healthPath ?? '/health/live'), options.timeoutMs ?? 60_000, started)

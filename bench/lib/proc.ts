@@ -31,24 +31,25 @@ export function startTs (name: string, script: string, env: NodeJS.ProcessEnv, n
 /**
  * Starts the chat server as `npm start` does, without npm in front: `node scripts/start.mjs`, which
  * runs the compiled server (dist/bundle/server.js) in the same process (so `pid` is the server's).
- * `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`); `checkout`: another copy of the repository
+ * to run the server of (bench/ab.ts), this one by default.
  */
-export function startServer (name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Child {
-  return startProcess(name, process.execPath, [...nodeArgs, 'scripts/start.mjs'], env)
+export function startServer (name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], checkout = root): Child {
+  return startProcess(name, process.execPath, [...nodeArgs, 'scripts/start.mjs'], env, checkout)
 }
 
 /**
- * Builds dist/ when it is missing or stale, before anything is timed: otherwise the first server
- * started would spend its start-up in tsc.
+ * Builds dist/ (of this checkout, or of `checkout`) when it is missing or stale, before anything
+ * is timed: otherwise the first server started would spend its start-up in tsc.
  */
-export function buildIfStale (): void {
-  const { status } = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root, stdio: ['ignore', 2, 2] })
+export function buildIfStale (checkout = root): void {
+  const { status } = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: checkout, stdio: ['ignore', 2, 2] })
   if (status !== 0) throw new Error('node scripts/build.mjs --if-stale failed')
 }
 
 /** Starts a program from the repository root, in its own process group, keeping its last lines of output. */
-export function startProcess (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
-  const proc = spawn(command, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startProcess (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd = root): Child {
+  const proc = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   // A missing program is reported by the check below; the event must not crash the bench.
   proc.on('error', () => {})
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${command})`)
