@@ -8,8 +8,8 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type ChatServer, startChatServer } from './lib/context.js'
 import { createDatabase, dropDatabases, signToken } from './lib/db.js'
-import { load } from './lib/load.js'
-import { buildIfStale, cpuSeconds, stop } from './lib/proc.js'
+import { load, loadWithCpu, median } from './lib/load.js'
+import { buildIfStale, stop } from './lib/proc.js'
 import { grow, seed } from './scenarios/search.js'
 
 const { values, positionals } = parseArgs({
@@ -56,13 +56,11 @@ try {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
       const options = { url: side.server.base + values.path, headers, connections, seconds: 1 }
       await load(options)
-      const before = cpuSeconds(side.server.pid)
-      const result = await load({ ...options, seconds })
+      const result = await loadWithCpu({ ...options, seconds }, side.server.pid)
       if (result.failed > 0) throw new Error(`${side.name}: ${result.failed} requests failed`)
-      side.cpuMs.push((cpuSeconds(side.server.pid) - before) * 1000 / result.ok)
+      side.cpuMs.push(result.cpuMs)
     }
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   for (const [i, side] of sides.entries()) {
     console.log(`${side.name} (${checkouts[i]}): ${median(side.cpuMs).toFixed(3)} ms of server CPU per request, median of ${rounds} (${side.cpuMs.map(ms => ms.toFixed(2)).join(' ')})`)
   }

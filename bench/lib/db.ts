@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Database } from '../../db/database.js'
 import { rollUp } from '../../src/chat/rollup.js'
+import { sleep } from './proc.js'
 
 /** The PostgreSQL server the bench creates its databases on (a throwaway database per run). */
 export const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
