@@ -146,10 +146,7 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     pluginTimeout: 60_000
   } satisfies FastifyHttpsOptions<HttpsServer> & FastifyHttpOptions<HttpServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id)
-    done(null, payload)
-  })
+  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
   app.register(errorsPlugin)
   app.register(schemasPlugin)
