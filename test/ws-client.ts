@@ -31,8 +31,11 @@ export class TestSocket {
   /** Frames that do not match asyncapi.yaml, described; thrown at the test's teardown. */
   private readonly violations: string[] = []
   readonly closed: Promise<{ code: number, reason: string }>
+  /** Pings received, counted from the start (a ping can come in the same read as the upgrade's answer, before `open` has resolved). */
+  pings = 0
 
   private constructor (readonly ws: WebSocket) {
+    ws.on('ping', () => { this.pings++ })
     ws.on('message', data => {
       const text = String(data)
       const problem = checkServerFrame(text)
