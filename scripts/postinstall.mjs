@@ -26,3 +26,13 @@ if (buildState() === 'fresh' && existsSync(template)) {
   // Its own process: it reports (and survives) its own failure, which never fails the install.
   spawnSync(process.execPath, [template], { cwd: root, stdio: 'inherit' })
 }
+
+// tap's plugin set, as .taprc names it (test files load through tsx, test/tap-tsx), built now. tap
+// rebuilds it itself on a run that finds it stale, but that run's test files still load with the
+// set it started with: the first `npm test` after `npm ci` ran every file through ts-node.
+// Only in an install: the image's build stage runs this file itself and never runs tap.
+const tap = join(root, 'node_modules', '.bin', 'tap')
+if (process.env.npm_lifecycle_event === 'postinstall' && existsSync(tap)) {
+  const built = spawnSync(tap, ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (built.status !== 0) console.error('chat-app: `tap build` failed: the first tap run rebuilds its plugins and loads the test files through ts-node')
+}
