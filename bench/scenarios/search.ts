@@ -62,7 +62,7 @@ function statement (db: Kysely<Database>, readerId: number, q: string): Compiled
   return { sql, parameters: [...parameters] }
 }
 
-/** The bare baseline: the same statement from a plain pg pool (CONNECTIONS, opened beforehand), CONNECTIONS at a time, for `seconds`. */
+/** The bare baseline: the same statement from a plain pg pool (of CONNECTIONS), CONNECTIONS at a time, for `seconds`. */
 async function bare (pool: pg.Pool, query: Compiled, seconds: number): Promise<{ rps: number, mean: number, ok: number }> {
   const latencies: number[] = []
   const end = Date.now() + seconds * 1000
@@ -74,6 +74,24 @@ async function bare (pool: pg.Pool, query: Compiled, seconds: number): Promise<{
     }
   }))
   return { rps: latencies.length / seconds, mean: latencies.reduce((a, b) => a + b, 0) / latencies.length, ok: latencies.length }
+}
+
+type Ours = LoadResult & { cpuMs: number }
+
+/** Our two turns as one run: rates and means over both, percentiles the worse turn's (they do not add up). */
+function bothTurns (a: Ours, b: Ours): Ours {
+  const ok = a.ok + b.ok
+  const weighted = (x: number, y: number): number => (x * a.ok + y * b.ok) / Math.max(1, ok)
+  return {
+    rps: ok / (a.seconds + b.seconds),
+    mean: weighted(a.mean, b.mean),
+    p50: Math.max(a.p50, b.p50),
+    p99: Math.max(a.p99, b.p99),
+    ok,
+    failed: a.failed + b.failed,
+    seconds: a.seconds + b.seconds,
+    cpuMs: weighted(a.cpuMs, b.cpuMs)
+  }
 }
 
 async function plan (url: string, query: Compiled): Promise<string> {
@@ -99,7 +117,6 @@ export async function p12 (ctx: Context): Promise<Row[]> {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const url = (q: string): string => `${server.base}/api/v1/search/messages?q=${encodeURIComponent(q)}`
 
-  type Ours = LoadResult & { cpuMs: number }
   /** Our endpoint answers `q` (retried while the server still sheds load after the seeding), then WARM_SECONDS of warm-up. */
   const warm = async (q: string): Promise<void> => {
     let first = await fetch(url(q), { headers })
@@ -122,26 +139,17 @@ export async function p12 (ctx: Context): Promise<Row[]> {
     const pool = new pg.Pool({ connectionString: ctx.databaseUrl, max: CONNECTIONS })
     try {
       await bare(pool, query, WARM_SECONDS)
-      const ourRun = async (): Promise<Ours> => await loadWithCpu({ url: url(q), headers, connections: CONNECTIONS, seconds: half }, server.pid)
-      const a = await ourRun()
-      const b1 = await bare(pool, query, half)
-      const b2 = await bare(pool, query, half)
-      const a2 = await ourRun()
-      const ok = a.ok + a2.ok
-      const ours: Ours = {
-        ...a2,
-        rps: ok / (a.seconds + a2.seconds),
-        mean: (a.mean * a.ok + a2.mean * a2.ok) / Math.max(1, ok),
-        // The worse of the two turns (percentiles do not add up).
-        p50: Math.max(a.p50, a2.p50),
-        p99: Math.max(a.p99, a2.p99),
-        ok,
-        failed: a.failed + a2.failed,
-        seconds: a.seconds + a2.seconds,
-        cpuMs: (a.cpuMs * a.ok + a2.cpuMs * a2.ok) / Math.max(1, ok)
+      const ourTurn = async (): Promise<Ours> => await loadWithCpu({ url: url(q), headers, connections: CONNECTIONS, seconds: half }, server.pid)
+      const ours1 = await ourTurn()
+      const bare1 = await bare(pool, query, half)
+      const bare2 = await bare(pool, query, half)
+      const ours2 = await ourTurn()
+      const bareOk = bare1.ok + bare2.ok
+      return {
+        ours: bothTurns(ours1, ours2),
+        bare: { rps: bareOk / seconds, mean: (bare1.mean * bare1.ok + bare2.mean * bare2.ok) / Math.max(1, bareOk) },
+        plan: await plan(ctx.databaseUrl, query)
       }
-      const bareOk = b1.ok + b2.ok
-      return { ours, bare: { rps: bareOk / seconds, mean: (b1.mean * b1.ok + b2.mean * b2.ok) / Math.max(1, bareOk) }, plan: await plan(ctx.databaseUrl, query) }
     } finally {
       await pool.end()
     }
