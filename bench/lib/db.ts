@@ -152,7 +152,7 @@ async function rollUpAll (url: string): Promise<void> {
 /**
  * What a scenario does between seeding and measuring: everything rolled up (`rollUpAll`), then a
  * CHECKPOINT, so the bulk load's dirty pages are written now rather than by the checkpointer during
- * the first measurement (which, run after run, is our endpoint's: the bare baseline comes after it).
+ * the first measurement.
  */
 export async function settle (url: string): Promise<void> {
   await rollUpAll(url)
