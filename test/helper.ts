@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify'
@@ -208,31 +206,7 @@ export function selfSignedCertificate (t: Test): { cert: string, key: string } {
   return { cert, key }
 }
 
-/** Where freePort looks: below Linux's ephemeral range (32768–60999 here, /proc/sys/net/ipv4/ip_local_port_range). */
-const PORT_LOW = 20_000
-const PORT_HIGH = 32_767
-
-/**
- * A TCP port free on every address, for a child server to listen on. Not one the kernel hands out
- * (`listen(0)`): those come from the ephemeral range, where every outgoing connection (to
- * PostgreSQL, Redis, a test server) takes its local port, and one did take the port in the seconds
- * before the child listened (EADDRINUSE, test/reliability/shutdown.test.ts). Outside that range only
- * another explicit listener can, and the pick is random.
- */
-export async function freePort (): Promise<number> {
-  for (;;) {
-    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW + 1))
-    const server = createServer()
-    const free = await new Promise<boolean>(resolve => {
-      server.once('error', () => resolve(false))
-      server.listen(port, '0.0.0.0', () => resolve(true))
-    })
-    if (!free) continue
-    server.close()
-    await once(server, 'close')
-    return port
-  }
-}
+export { freePort } from '../scripts/free-port.js'
 
 /** The first line where two texts differ, for a drift message a person can act on. */
 export function firstDifference (a: string, b: string): string {
