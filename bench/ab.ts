@@ -7,8 +7,9 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type ChatServer, startChatServer } from './lib/context.js'
+import { CpuMeter } from './lib/cpu.js'
 import { createDatabase, dropDatabases, signToken } from './lib/db.js'
-import { load, loadWithCpu, median } from './lib/load.js'
+import { load, median } from './lib/load.js'
 import { buildIfStale, stop } from './lib/proc.js'
 import { grow, seed } from './scenarios/search.js'
 
@@ -56,9 +57,10 @@ try {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
       const options = { url: side.server.base + values.path, headers, connections, seconds: 1 }
       await load(options)
-      const result = await loadWithCpu({ ...options, seconds }, side.server.pid)
+      const meter = new CpuMeter(side.server.pid)
+      const result = await meter.time(async () => await load({ ...options, seconds }))
       if (result.failed > 0) throw new Error(`${side.name}: ${result.failed} requests failed`)
-      side.cpuMs.push(result.cpuMs)
+      side.cpuMs.push(meter.perRequest().server)
     }
   }
   for (const [i, side] of sides.entries()) {

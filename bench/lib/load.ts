@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http'
 import autocannon from 'autocannon'
-import { cpuSeconds, sleep } from './proc.js'
+import { sleep } from './proc.js'
 
 export interface LoadResult {
   /** 2xx responses per second over the run. */
@@ -52,13 +52,6 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
     failed: result.non2xx + result.errors + result.timeouts,
     seconds: result.duration
   }
-}
-
-/** One autocannon run against the server of process `pid`, with that server's CPU (ms, user + system, /proc) per answered request. */
-export async function loadWithCpu (options: LoadOptions, pid: number): Promise<LoadResult & { cpuMs: number }> {
-  const before = cpuSeconds(pid)
-  const result = await load(options)
-  return { ...result, cpuMs: (cpuSeconds(pid) - before) * 1000 / Math.max(1, result.ok) }
 }
 
 /** A short run whose figures are thrown away (JIT, pools, caches). */
