@@ -8,6 +8,7 @@ import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type Fastif
 import authPlugin from '../plugins/auth/index.js'
 import busPlugin from '../plugins/bus.js'
 import dbPlugin from '../plugins/db.js'
+import drainPlugin from '../plugins/drain.js'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
 import passwordsPlugin from '../plugins/passwords/index.js'
@@ -148,6 +149,8 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
 
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
 
+  // First: its preClose hook runs before the others.
+  app.register(drainPlugin)
   app.register(errorsPlugin)
   app.register(schemasPlugin)
   app.register(dbPlugin, { config, migrate: options.migrate, database: options.database })

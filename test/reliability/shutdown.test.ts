@@ -2,8 +2,9 @@
 // sockets are open. In-flight requests finish, new ones are refused (503 or a refused connection,
 // never a hang), sockets get 1001, the pool and Redis are closed, the process exits 0 within 10 s,
 // and every acknowledged message is stored. A second signal exits at once.
+import http from 'node:http'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { freePort, freshDatabase } from '../helper.js'
 import { PrivateRedis } from '../ws-client.js'
@@ -69,6 +70,31 @@ async function storedIds (databaseUrl: string): Promise<number[]> {
   } finally {
     await client.end()
   }
+}
+
+/**
+ * Holds the room's row lock from outside (a transaction left open): a send waits on it (up to the
+ * 10 s statement timeout), so the shutdown has an in-flight request to wait for. ROLLBACK lets it go.
+ */
+async function lockRoom (t: Test, databaseUrl: string, roomId: number): Promise<pg.Client> {
+  const locker = new pg.Client({ connectionString: databaseUrl })
+  await locker.connect()
+  t.teardown(async () => { await locker.end() })
+  await locker.query('BEGIN')
+  await locker.query('SELECT * FROM rooms WHERE id = $1 FOR UPDATE', [roomId])
+  return locker
+}
+
+/** Until a statement of the database is waiting on a lock (the send on the locked room). */
+async function untilWaitingOnLock (locker: pg.Client): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    // Inside the locker's transaction pg_stat_activity is a snapshot taken at its first read: clear it each time.
+    await locker.query('SELECT pg_stat_clear_snapshot()')
+    const { rows } = await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    if (rows[0]!.n > 0) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error('no statement waited on the room lock within 5 s')
 }
 
 t.test('SIGTERM under load: sockets get 1001, in-flight sends finish, the rest are refused, exit 0 within 10 s, nothing acknowledged is lost', async t => {
@@ -140,22 +166,9 @@ t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
   await untilHealthy(server)
   const { token, roomId } = await setUp(server)
 
-  // Hold the room's row lock from outside: a send waits on it (up to the 10 s statement timeout),
-  // so the shutdown has an in-flight request to wait for.
-  const locker = new pg.Client({ connectionString: databaseUrl })
-  await locker.connect()
-  t.teardown(async () => { await locker.end() })
-  await locker.query('BEGIN')
-  await locker.query('SELECT * FROM rooms WHERE id = $1 FOR UPDATE', [roomId])
+  const locker = await lockRoom(t, databaseUrl, roomId)
   const inFlight = send(server, token, roomId, 'held up')
-  // Until the send is waiting on the lock.
-  for (let i = 0; i < 100; i++) {
-    // Inside the locker's transaction pg_stat_activity is a snapshot taken at its first read: clear it each time.
-    await locker.query('SELECT pg_stat_clear_snapshot()')
-    const { rows } = await locker.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-    if (rows[0]!.n > 0) break
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
+  await untilWaitingOnLock(locker)
 
   server.child.kill('SIGTERM')
   t.equal(await exitWithin(server, 1500), 'still running', 'the first SIGTERM waits for the in-flight request')
@@ -172,4 +185,40 @@ t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
   t.not(held.kind, 'stored', 'the held-up request was not acknowledged')
   t.not(held.kind, 'hang', 'and did not hang: its connection was closed')
   await locker.query('ROLLBACK')
+})
+
+t.test('a kept-alive connection whose request was in flight at SIGTERM is closed once answered: the shutdown does not wait for its client', async t => {
+  const databaseUrl = await freshDatabase(t)
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
+  await untilHealthy(server)
+  const { token, roomId } = await setUp(server)
+  const locker = await lockRoom(t, databaseUrl, roomId)
+
+  // A client that keeps its connection open for a next request it never sends (Fastify's
+  // keepAliveTimeout is 72 s, past close-with-grace's 10 s limit).
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => { agent.destroy() })
+  const body = JSON.stringify({ room_id: roomId, content: 'in flight at the signal' })
+  const answered = new Promise<{ status: number, connection: string | undefined, id: unknown }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: server.port, path: '/api/v1/messages', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, id: (JSON.parse(text) as { id?: unknown }).id }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  await untilWaitingOnLock(locker)
+
+  server.child.kill('SIGTERM')
+  t.equal(await exitWithin(server, 500), 'still running', 'the shutdown waits for the in-flight send')
+  await locker.query('ROLLBACK')
+  const answer = await answered
+  t.equal(answer.status, 201, 'the send in flight at the signal is stored and acknowledged')
+  t.equal(answer.connection, 'close', 'its answer tells the client not to reuse the connection')
+  // Without the close, the process waited for the client until close-with-grace's limit (10 s after the signal) and exited 1.
+  t.equal(await exitWithin(server, 8000), 0, 'the process exits 0 once it is answered, not at the 10 s limit')
+  t.notOk(logLines(server).some(l => /killed by timeout/.test(String(l.msg))), 'app.close() finished (pool closed), not cut short')
+  t.same(await storedIds(databaseUrl), [answer.id], 'the acknowledged send is stored')
 })
