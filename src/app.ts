@@ -147,7 +147,11 @@ export function buildApp (config: Config, options: BuildOptions = {}): FastifyIn
     pluginTimeout: 60_000
   } satisfies FastifyHttpsOptions<HttpsServer> & FastifyHttpOptions<HttpServer> as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    // Closing: the client must not reuse the connection (plugins/drain.ts).
+    if (app.draining) reply.header('connection', 'close')
+  })
 
   // First: its preClose hook runs before the others.
   app.register(drainPlugin)
