@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { freePort, freshDatabase } from '../helper.js'
 import { PrivateRedis } from '../ws-client.js'
-import { exitWithin, logLines, type Server, start, terminate, untilHealthy } from '../server-process.js'
+import { exitWithin, logLines, type Server, start, tempDir, terminate, untilHealthy } from '../server-process.js'
 
 t.setTimeout(120_000)
 
@@ -221,4 +221,38 @@ t.test('a kept-alive connection whose request was in flight at SIGTERM is closed
   t.equal(await exitWithin(server, 8000), 0, 'the process exits 0 once it is answered, not at the 10 s limit')
   t.notOk(logLines(server).some(l => /killed by timeout/.test(String(l.msg))), 'app.close() finished (pool closed), not cut short')
   t.same(await storedIds(databaseUrl), [answer.id], 'the acknowledged send is stored')
+})
+
+t.test('a download whose headers went out before SIGTERM: its kept-alive connection is closed once the body is sent, and the process exits 0', async t => {
+  const databaseUrl = await freshDatabase(t)
+  const size = 32 * 1024 * 1024
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, DATA_DIR: tempDir(t, 'chat-shutdown-'), MAX_UPLOAD_BYTES: String(2 * size), JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
+  await untilHealthy(server)
+  const { token } = await setUp(server)
+  const form = new FormData()
+  form.append('file', new Blob([Buffer.alloc(size, 7)]), 'large.bin')
+  const uploaded = await fetch(`http://127.0.0.1:${server.port}/api/v1/attachments`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+  t.equal(uploaded.status, 201, 'uploaded')
+  const { id } = await uploaded.json() as { id: string }
+
+  // A reader that takes the headers, then stops reading until after the signal: the answer is in
+  // flight (its body held back by the socket) when the shutdown begins.
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => { agent.destroy() })
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: server.port, path: `/api/v1/attachments/${id}`, agent, headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
+  })
+  response.pause()
+  t.equal(response.statusCode, 200, 'the download began')
+  t.equal(response.headers.connection, 'keep-alive', 'kept alive: its headers went out before the signal')
+
+  server.child.kill('SIGTERM')
+  t.equal(await exitWithin(server, 500), 'still running', 'the shutdown waits for the download')
+  let received = 0
+  response.on('data', (chunk: Buffer) => { received += chunk.length })
+  const ended = new Promise(resolve => response.once('end', resolve))
+  response.resume()
+  await ended
+  t.equal(received, size, 'the whole file arrived')
+  t.equal(await exitWithin(server, 8000), 0, 'the process exits 0 once it is sent, not at the 10 s limit')
 })
