@@ -1,7 +1,8 @@
 // Graceful shutdown of the real process under load: SIGTERM while REST sends are running and
 // sockets are open. In-flight requests finish, new ones are refused (503 or a refused connection,
 // never a hang), sockets get 1001, the pool and Redis are closed, the process exits 0 within 10 s,
-// and every acknowledged message is stored. A second signal exits at once.
+// and every acknowledged message is stored. A second signal exits at once. A kept-alive connection
+// whose answer was in flight at the signal (a send, a download) does not hold the exit.
 import http from 'node:http'
 import pg from 'pg'
 import t, { type Test } from 'tap'
