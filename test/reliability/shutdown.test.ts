@@ -36,6 +36,14 @@ async function setUp (server: Server): Promise<{ token: string, roomId: number }
   return { token, roomId: room.body.id as number }
 }
 
+/** The server (`npm start`) on a fresh database, rate limits off, healthy, with a user and a room of theirs; `env` adds to its environment. */
+async function startWithRoom (t: Test, env: Record<string, string> = {}): Promise<{ server: Server, databaseUrl: string, token: string, roomId: number }> {
+  const databaseUrl = await freshDatabase(t)
+  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info', ...env })
+  await untilHealthy(server)
+  return { server, databaseUrl, ...await setUp(server) }
+}
+
 async function openSocket (server: Server, token: string): Promise<{ ws: WebSocket, closed: Promise<number> }> {
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${token}`)
   const closed = new Promise<number>(resolve => ws.once('close', code => resolve(code)))
@@ -100,10 +108,7 @@ async function untilWaitingOnLock (locker: pg.Client): Promise<void> {
 
 t.test('SIGTERM under load: sockets get 1001, in-flight sends finish, the rest are refused, exit 0 within 10 s, nothing acknowledged is lost', async t => {
   const redis = await PrivateRedis.start(t)
-  const databaseUrl = await freshDatabase(t)
-  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, REDIS_URL: redis.url, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
-  await untilHealthy(server)
-  const { token, roomId } = await setUp(server)
+  const { server, databaseUrl, token, roomId } = await startWithRoom(t, { REDIS_URL: redis.url })
   const sockets = await Promise.all(Array.from({ length: 20 }, async () => await openSocket(server, token)))
 
   // Eight clients sending one message after another until the server stops answering.
@@ -162,10 +167,7 @@ t.test('SIGTERM under load: sockets get 1001, in-flight sends finish, the rest a
 })
 
 t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
-  const databaseUrl = await freshDatabase(t)
-  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
-  await untilHealthy(server)
-  const { token, roomId } = await setUp(server)
+  const { server, databaseUrl, token, roomId } = await startWithRoom(t)
 
   const locker = await lockRoom(t, databaseUrl, roomId)
   const inFlight = send(server, token, roomId, 'held up')
@@ -189,10 +191,7 @@ t.test('a second SIGTERM during a slow shutdown exits at once', async t => {
 })
 
 t.test('a kept-alive connection whose request was in flight at SIGTERM is closed once answered: the shutdown does not wait for its client', async t => {
-  const databaseUrl = await freshDatabase(t)
-  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
-  await untilHealthy(server)
-  const { token, roomId } = await setUp(server)
+  const { server, databaseUrl, token, roomId } = await startWithRoom(t)
   const locker = await lockRoom(t, databaseUrl, roomId)
 
   // A client that keeps its connection open for a next request it never sends (Fastify's
@@ -225,11 +224,8 @@ t.test('a kept-alive connection whose request was in flight at SIGTERM is closed
 })
 
 t.test('a download whose headers went out before SIGTERM: its kept-alive connection is closed once the body is sent, and the process exits 0', async t => {
-  const databaseUrl = await freshDatabase(t)
   const size = 32 * 1024 * 1024
-  const server = start(t, { PORT: String(await freePort()), DATABASE_URL: databaseUrl, DATA_DIR: tempDir(t, 'chat-shutdown-'), MAX_UPLOAD_BYTES: String(2 * size), JWT_SECRET, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' })
-  await untilHealthy(server)
-  const { token } = await setUp(server)
+  const { server, token } = await startWithRoom(t, { DATA_DIR: tempDir(t, 'chat-shutdown-'), MAX_UPLOAD_BYTES: String(2 * size) })
   const form = new FormData()
   form.append('file', new Blob([Buffer.alloc(size, 7)]), 'large.bin')
   const uploaded = await fetch(`http://127.0.0.1:${server.port}/api/v1/attachments`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
